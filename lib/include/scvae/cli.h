@@ -1,0 +1,49 @@
+// scvae/cli.h - what every scvae program shares: exit codes, messages, option parsing helpers.
+//
+// A tool's main() is a few lines:
+//
+//   int main(int argc, char** argv) {
+//       return scvae::run_tool("scvae-encode", argc, argv, [](int argc, char** argv) {
+//           EncodeOptions opt = parse_encode_options(argc, argv);   // throws UsageError
+//           return scvae::encode_main(opt);                         // throws Error
+//       });
+//   }
+//
+// Exit codes: 0 ok, 1 data/runtime error, 2 usage error. stdout carries data only; messages go to stderr
+// as "<tool>: <message>".
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+namespace scvae {
+
+constexpr int kExitOk = 0;
+constexpr int kExitData = 1;
+constexpr int kExitUsage = 2;
+
+// The running tool's name (set by run_tool), for messages.
+const std::string& tool_name();
+
+// Runs body, mapping UsageError -> 2 (with "Try '<tool> --help'."), Error and std::exception -> 1,
+// cxxopts parse errors -> 2. Flushes stdout and reports write errors (exit 1). Ignores SIGPIPE so a closed
+// pipe surfaces as a write error, reported once and quietly for EPIPE.
+int run_tool(const std::string& name, int argc, char** argv, const std::function<int(int, char**)>& body);
+
+// Prints "<tool>: <message>" to stderr.
+void warn(const std::string& message);
+
+// Parses with cxxopts, turning its exceptions into UsageError; handles --help (prints help to stdout and
+// exits 0) and --version.
+cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** argv);
+
+// Parses "--threads" style integers etc. with a clear UsageError ("--threads: expected a positive integer, got 'x'").
+int parse_int_option(const std::string& option, const std::string& value, int min_value, int max_value);
+double parse_double_option(const std::string& option, const std::string& value);
+
+std::string version_string();
+
+}  // namespace scvae

@@ -1,0 +1,85 @@
+// scvae/io.h - files, pipes and atomic output.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace scvae {
+
+// Name shown in messages for a path: "-" becomes "<stdin>" or "<stdout>".
+std::string display_name(const std::string& path, bool output = false);
+
+// Reads a whole file ("-" = stdin) into memory. Throws Error("<name>: <strerror>").
+std::vector<uint8_t> read_file(const std::string& path);
+
+// An input stream: a file or stdin ("-"). Owns the FILE* unless it is stdin.
+class InputFile {
+public:
+    explicit InputFile(const std::string& path);
+    ~InputFile();
+    InputFile(const InputFile&) = delete;
+    InputFile& operator=(const InputFile&) = delete;
+    FILE* get() const { return f_; }
+    const std::string& name() const { return name_; }
+
+private:
+    FILE* f_ = nullptr;
+    std::string name_;
+};
+
+// An output that appears only when complete: writes go to "<path>.tmp.XXXXXX" in the same folder and
+// commit() renames it over `path`. If commit() is never called (an error, an exception) the temporary file
+// is removed and `path` is untouched. "-" writes straight to stdout (commit() flushes and checks ferror).
+class AtomicOutput {
+public:
+    explicit AtomicOutput(const std::string& path);
+    ~AtomicOutput();
+    AtomicOutput(const AtomicOutput&) = delete;
+    AtomicOutput& operator=(const AtomicOutput&) = delete;
+    FILE* get() const { return f_; }
+    const std::string& name() const { return name_; }
+    bool is_stdout() const { return is_stdout_; }
+    void write(const void* data, size_t size);
+    void commit();
+
+private:
+    FILE* f_ = nullptr;
+    std::string path_, tmp_, name_;
+    bool is_stdout_ = false;
+    bool committed_ = false;
+};
+
+// Atomically writes `data` to `path` ("-" = stdout).
+void write_file_atomic(const std::string& path, const void* data, size_t size);
+
+// True when fd refers to a terminal.
+bool is_terminal(int fd);
+
+// Refuses binary output to a terminal, as gzip does: throws UsageError with a hint to use --json or -o.
+void refuse_binary_to_terminal(const std::string& out_path);
+
+// Flushes and closes stdout, turning a write error (full disk, closed pipe) into an Error.
+void finish_stdout();
+
+// Number of CPUs this process may run on (sched_getaffinity), at least 1.
+int available_cpus();
+
+// Expands a "-o PATTERN": {stem} source file name without folder and extension, {name} with extension,
+// {index} record index (0-based), {index:N} zero-padded to N digits, {n} 1-based index. "%d"-style printf
+// patterns are also accepted for the index. A pattern with no placeholder names one file.
+std::string expand_pattern(const std::string& pattern, const std::string& source, size_t index);
+bool pattern_has_placeholder(const std::string& pattern);
+
+// Reads a list of paths, one per line (blank lines and lines starting with '#' skipped); "-" = stdin.
+std::vector<std::string> read_list_file(const std::string& path);
+
+// Parses "I/N" (0 <= I < N) for --shard; throws UsageError.
+struct Shard {
+    int index = 0;
+    int count = 1;
+};
+Shard parse_shard(const std::string& spec);
+
+}  // namespace scvae

@@ -1,0 +1,97 @@
+// scvae/model.h - the SC-VAE model as the tools see it, without LibTorch headers.
+//
+// ModelConfig is the whole architecture (readable JSON inside every model file). Codec loads a model file
+// and turns images into code records and back. The LibTorch modules live in lib/src/ (scvae_torch.h);
+// only files that train or run the networks include them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scvae/codes.h"
+#include "scvae/image.h"
+
+namespace scvae {
+
+struct ModelConfig {
+    std::string preset;              // name of the preset it came from ("" for a custom config)
+    int in_channels = 3;             // image channels C (always 3: RGB)
+    int channels = 128;              // C': channels after the first convolution
+    std::vector<int> ch_mult{1, 1, 2, 2, 4};  // channel multiplier per level; d = ch_mult.size() - 1
+    int num_res_blocks = 1;          // residual blocks per level (the "Residual Block" of Table 4's d x {...})
+    bool mid_attention = true;       // non-local block in the middle (Table 4)
+    std::vector<int> attn_levels;    // extra non-local blocks after the residual blocks of these levels
+    int groups = 32;                 // GroupNorm groups (clamped to divide the channel count)
+    int n = 256;                     // latent dimension (must be a perfect square for the 2-D DCT)
+    int K = 512;                     // atoms
+    int steps = 16;                  // s: LISTA unrolled steps (also ISTA/FISTA iterations)
+    std::string solver = "lista";    // lista | ista | fista
+    float alpha = 1.0f;              // sparsity weight of Eq. (1)/(4); thresholds start at alpha/L
+
+    int d() const { return static_cast<int>(ch_mult.size()) - 1; }
+    int factor() const { return 1 << d(); }
+    nlohmann::json to_json() const;
+    static ModelConfig from_json(const nlohmann::json& j);  // throws Error on bad fields
+    void validate() const;                                   // throws Error on impossible values
+    // Presets: paper-f8, paper-f16, paper-f64, paper-f256, cpu-f8 (default model), tiny (tests).
+    static ModelConfig preset_config(const std::string& name);  // throws UsageError for an unknown name
+    static std::vector<std::string> preset_names();
+};
+
+enum class Device { CPU, CUDA };
+Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws UsageError
+
+// Sets LibTorch's intra-op threads (and OpenMP/OpenBLAS); n <= 0 means available_cpus().
+void set_threads(int n);
+
+// Summary read from a model file without building the networks.
+struct ModelInfo {
+    ModelConfig config;
+    std::string fingerprint;
+    nlohmann::json meta;  // free-form: training command, steps, validation metrics...
+    uint64_t parameters = 0;
+};
+ModelInfo read_model_info(const std::string& path);
+
+// Path of the bundled default model: $SCVAE_MODEL if set, else the installed/bundled models/default.scvm.
+std::string default_model_path();
+
+class Codec {
+public:
+    // Loads a model file; throws Error("<path>: <reason>") for a missing, truncated, corrupt or foreign file.
+    static Codec load(const std::string& path, Device device = Device::CPU);
+    // A freshly initialised model (random encoder/decoder, LISTA from the DCT dictionary), seeded.
+    static Codec init(const ModelConfig& cfg, uint64_t seed, Device device = Device::CPU);
+    Codec(Codec&&) noexcept;
+    Codec& operator=(Codec&&) noexcept;
+    ~Codec();
+
+    const ModelConfig& config() const;
+    const std::string& fingerprint() const;
+    const nlohmann::json& meta() const;
+
+    // Encodes images (any size, any channel count; converted to RGB, reflect-padded to a multiple of 2^d).
+    // Images of the same padded size are batched together; records come back in input order, with
+    // fingerprint, n, K, d, sizes, padding, grid and CSR filled, and source = names[i].
+    std::vector<CodeRecord> encode(const std::vector<Image>& images, const std::vector<std::string>& names);
+    // Decodes one record to an RGB image of the original size (padding removed). Throws Error if the record's
+    // n/K/d do not fit this model; the fingerprint is the caller's check (see --force).
+    Image decode(const CodeRecord& rec);
+    std::vector<Image> decode(const std::vector<CodeRecord>& recs);
+
+    // Saves the model file (weights, config, fingerprint, meta) atomically.
+    void save(const std::string& path, const nlohmann::json& meta = {}) const;
+
+    struct Impl;
+    Impl& impl() { return *impl_; }
+
+private:
+    explicit Codec(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace scvae
