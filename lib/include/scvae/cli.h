@@ -19,6 +19,8 @@
 
 #include <cxxopts.hpp>
 
+#include "scvae/error.h"
+
 namespace scvae {
 
 constexpr int kExitOk = 0;

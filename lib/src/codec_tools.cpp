@@ -1,0 +1,252 @@
+// codec_tools.cpp - scvae-encode and scvae-decode: images <-> sparse-code streams.
+#include "scvae/codec_tools.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "scvae/cli.h"
+#include "scvae/codes.h"
+#include "scvae/error.h"
+#include "scvae/image.h"
+#include "scvae/model.h"
+
+namespace scvae {
+
+namespace {
+
+struct LoadedImage {
+    std::string name;  // as given by the user
+    std::optional<Image> image;
+    std::string error;  // set when the file could not be read
+};
+
+LoadedImage load_one(const std::string& path) {
+    LoadedImage li;
+    li.name = path;
+    try {
+        li.image = read_image(path);
+    } catch (const Error& e) {
+        li.error = e.what();
+    }
+    return li;
+}
+
+std::vector<std::string> gather_inputs(const EncodeOptions& opt) {
+    std::vector<std::string> all = opt.inputs;
+    if (!opt.files_from.empty()) {
+        auto listed = read_list_file(opt.files_from);
+        all.insert(all.end(), listed.begin(), listed.end());
+    }
+    if (all.empty()) {
+        if (is_terminal(STDIN_FILENO))
+            throw UsageError("no input images (give IMAGE..., '-' for stdin, or --files-from FILE)");
+        all.push_back("-");
+    }
+    size_t stdin_uses = 0;
+    for (const auto& p : all) stdin_uses += (p == "-");
+    if (stdin_uses > 1) throw UsageError("'-' (stdin) can be given only once");
+    if (opt.shard.count == 1) return all;
+    std::vector<std::string> mine;
+    for (size_t i = 0; i < all.size(); ++i)
+        if (static_cast<int>(i % opt.shard.count) == opt.shard.index) mine.push_back(all[i]);
+    return mine;
+}
+
+}  // namespace
+
+int encode_main(const EncodeOptions& opt) {
+    if (opt.batch < 1) throw UsageError("--batch must be at least 1");
+    std::vector<std::string> inputs = gather_inputs(opt);
+    if (!opt.json) refuse_binary_to_terminal(opt.output);
+
+    set_threads(opt.threads);
+    Codec codec = Codec::load(opt.model.empty() ? default_model_path() : opt.model, parse_device(opt.device));
+
+    AtomicOutput out(opt.output);
+    CodeWriterOptions wopt;
+    wopt.encoding = opt.json ? CodesEncoding::Json : CodesEncoding::Binary;
+    wopt.half = opt.half;
+    CodeWriter writer(out.get(), out.name(), wopt);
+
+    size_t failures = 0;
+    // Images of the next batch are decoded on another thread while the network runs on this one.
+    auto load_batch = [&inputs, &opt](size_t start) {
+        std::vector<LoadedImage> batch;
+        for (size_t i = start; i < inputs.size() && i < start + static_cast<size_t>(opt.batch); ++i)
+            batch.push_back(load_one(inputs[i]));
+        return batch;
+    };
+    std::future<std::vector<LoadedImage>> next = std::async(std::launch::async, load_batch, 0);
+    for (size_t start = 0; start < inputs.size(); start += opt.batch) {
+        std::vector<LoadedImage> batch = next.get();
+        if (start + opt.batch < inputs.size())
+            next = std::async(std::launch::async, load_batch, start + opt.batch);
+        std::vector<Image> images;
+        std::vector<std::string> names;
+        for (auto& li : batch) {
+            if (!li.image) {
+                if (!opt.keep_going) throw Error(li.error);
+                warn(li.error);
+                ++failures;
+                continue;
+            }
+            images.push_back(std::move(*li.image));
+            names.push_back(li.name);
+        }
+        if (images.empty()) continue;
+        std::vector<CodeRecord> recs = codec.encode(images, names);
+        for (const auto& r : recs) writer.write(r);
+        if (out.is_stdout()) std::fflush(stdout);
+    }
+    out.commit();
+    if (failures > 0) {
+        warn(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " images could not be encoded");
+        return kExitData;
+    }
+    return kExitOk;
+}
+
+namespace {
+
+// Where decoded images go: one file per record through a pattern, one image on stdout, or a montage.
+class ImageSink {
+public:
+    explicit ImageSink(const DecodeOptions& opt) : opt_(opt) {
+        if (opt.output.empty())
+            throw UsageError("no output given: use -o PATTERN (e.g. -o '{stem}.png'), or -o - for one image on stdout");
+        single_ = opt.output == "-" || !pattern_has_placeholder(opt.output) || opt.montage_cols > 0;
+        if (opt.output == "-" && is_terminal(STDOUT_FILENO))
+            throw UsageError("refusing to write an image to a terminal; use -o FILE or a pipe");
+        if (opt.output != "-") {
+            // Fail before any work on an unknown extension.
+            ImageFormat f = image_format_from_name(expand_pattern(opt.output, "x", 0));
+            if (f == ImageFormat::Unknown)
+                throw UsageError(opt.output + ": unknown image extension (use .png, .jpg or .jpeg)");
+        }
+    }
+
+    void add(Image img, const CodeRecord& rec, size_t index, const std::string& where) {
+        if (opt_.montage_cols > 0) {
+            tiles_.push_back(std::move(img));
+            labels_.push_back(rec.source);
+            return;
+        }
+        if (single_) {
+            if (held_)
+                throw Error(where + ": more than one record, but -o " + opt_.output +
+                            " names one image; use a pattern such as -o '{stem}-{index}.png'");
+            held_ = std::move(img);
+            return;
+        }
+        std::string path = expand_pattern(opt_.output, rec.source, index);
+        auto it = written_.find(path);
+        if (it != written_.end())
+            throw Error(where + ": output " + path + " was already written for record " +
+                        std::to_string(it->second + 1) + "; add {index} to the -o pattern");
+        write_image(path, img, wopts());
+        written_[path] = index;
+    }
+
+    void finish(size_t records, const std::string& name) {
+        if (records == 0) throw Error(name + ": no records in the code stream");
+        if (opt_.montage_cols > 0) {
+            write_image(opt_.output, make_montage_image(), wopts());
+        } else if (held_) {
+            write_image(opt_.output, *held_, wopts());
+        }
+    }
+
+private:
+    WriteOptions wopts() const {
+        WriteOptions w;
+        w.jpeg_quality = opt_.quality;
+        return w;
+    }
+    Image make_montage_image() const;
+
+    const DecodeOptions& opt_;
+    bool single_ = false;
+    std::optional<Image> held_;
+    std::map<std::string, size_t> written_;
+    std::vector<Image> tiles_;
+    std::vector<std::string> labels_;
+};
+
+}  // namespace
+
+namespace {
+
+Image ImageSink::make_montage_image() const {
+    throw Error("--montage: not built yet");  // MONTAGE-WIRING: replaced once scvae/montage.h lands
+}
+
+}  // namespace
+
+int decode_main(const DecodeOptions& opt) {
+    if (opt.batch < 1) throw UsageError("--batch must be at least 1");
+    if (opt.montage_cols < 0) throw UsageError("--montage: the number of columns must be positive");
+    std::vector<std::string> inputs = opt.inputs.empty() ? std::vector<std::string>{"-"} : opt.inputs;
+    ImageSink sink(opt);
+
+    set_threads(opt.threads);
+    std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
+    Codec codec = Codec::load(model_path, parse_device(opt.device));
+
+    size_t index = 0;
+    std::string last_name = display_name(inputs.back());
+    std::vector<CodeRecord> pending;
+    std::vector<std::string> where;
+    auto flush = [&]() {
+        if (pending.empty()) return;
+        std::vector<Image> imgs;
+        try {
+            imgs = codec.decode(pending);
+        } catch (const Error& e) {
+            throw Error(where.front() + ": " + e.what());
+        }
+        for (size_t i = 0; i < imgs.size(); ++i) {
+            Image img = pending[i].image_channels == 1 ? to_channels(imgs[i], 1) : std::move(imgs[i]);
+            sink.add(std::move(img), pending[i], index++, where[i]);
+        }
+        pending.clear();
+        where.clear();
+    };
+    for (const auto& path : inputs) {
+        InputFile in(path);
+        CodeReader reader(in.get(), in.name());
+        CodeRecord rec;
+        while (true) {
+            bool got;
+            try {
+                got = reader.next(rec);
+            } catch (const Error&) {
+                flush();  // the good records before a bad one are still decoded
+                throw;
+            }
+            if (!got) break;
+            std::string here = in.name() + ": record " + std::to_string(reader.records_read());
+            if (rec.fingerprint != codec.fingerprint() && !opt.force) {
+                flush();
+                throw Error(here + ": codes were made by model " + rec.fingerprint + ", but " + model_path +
+                            " is model " + codec.fingerprint() + " (use --force to decode anyway)");
+            }
+            if (!pending.empty() && (pending.front().grid_h != rec.grid_h || pending.front().grid_w != rec.grid_w))
+                flush();  // a batch holds records of one grid size
+            pending.push_back(std::move(rec));
+            where.push_back(here);
+            rec = CodeRecord();
+            if (pending.size() >= static_cast<size_t>(opt.batch)) flush();
+        }
+    }
+    flush();
+    sink.finish(index, last_name);
+    return kExitOk;
+}
+
+}  // namespace scvae
