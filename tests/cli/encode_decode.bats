@@ -1,0 +1,262 @@
+#!/usr/bin/env bats
+# scvae-encode and scvae-decode: options, pipelines, and every bad input with its message and exit code.
+
+setup() {
+    load helpers
+    cd "$BATS_TEST_TMPDIR"
+}
+
+@test "encode | decode round trip restores the original size of an odd-sized image" {
+    run -0 bash -c "scvae-encode '$IMAGES/photo1.jpg' | scvae-decode -o out.png"
+    [[ -f out.png ]]
+    # photo1.jpg is 101x77 (not a multiple of 2^d): decode must give the original size back.
+    run -0 png_size out.png
+    assert_output "101 77"
+}
+
+@test "encode --json is JSON Lines that jq reads, one object per image" {
+    run -0 --separate-stderr bash -c "scvae-encode --json '$IMAGES/photo1.jpg' '$IMAGES/photo2.png' | jq -c '[.source, .image.width, .image.height, .grid.h, .grid.w]'"
+    assert_equal "${#lines[@]}" 2
+    assert_equal "${lines[0]}" "[\"$IMAGES/photo1.jpg\",101,77,20,26]"
+    [[ -z $stderr ]]
+}
+
+@test "JSON and binary streams carry the same codes and both decode" {
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg"
+    scvae-encode --json -o a.jsonl "$IMAGES/photo1.jpg"
+    scvae-decode -o bin.png a.scv
+    scvae-decode -o json.png a.jsonl
+    cmp bin.png json.png
+}
+
+@test "binary output to a terminal is refused with a hint (exit 2)" {
+    command -v script >/dev/null || skip "script(1) not installed"
+    run script -qec "scvae-encode '$IMAGES/photo1.jpg'" /dev/null
+    assert_output --partial "refusing to write binary codes to a terminal"
+    assert_output --partial "--json"
+}
+
+@test "concatenated streams decode to one file per record with {stem} and {index}" {
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg"
+    scvae-encode -o b.scv "$IMAGES/photo2.png"
+    run -0 bash -c "cat a.scv b.scv | scvae-decode -o 'rec-{index:03}-{stem}.png'"
+    [[ -f rec-000-photo1.png && -f rec-001-photo2.png ]]
+}
+
+@test "several images in one run give several records, in order" {
+    run -0 bash -c "scvae-encode --json '$IMAGES/photo1.jpg' '$IMAGES/photo2.png' '$IMAGES/photo3.jpg' | jq -r .source"
+    assert_equal "${lines[0]}" "$IMAGES/photo1.jpg"
+    assert_equal "${lines[2]}" "$IMAGES/photo3.jpg"
+}
+
+@test "--batch 1 and --batch 8 give identical streams" {
+    scvae-encode --batch 1 -o b1.scv "$IMAGES/photo1.jpg" "$IMAGES/photo3.jpg"
+    scvae-encode --batch 8 -o b8.scv "$IMAGES/photo1.jpg" "$IMAGES/photo3.jpg"
+    cmp b1.scv b8.scv
+}
+
+@test "--threads 1 and --threads 2 give identical codes" {
+    scvae-encode --threads 1 -o t1.scv "$IMAGES/photo1.jpg"
+    scvae-encode --threads 2 -o t2.scv "$IMAGES/photo1.jpg"
+    cmp t1.scv t2.scv
+    run -2 scvae-encode --threads 0 "$IMAGES/photo1.jpg"
+    assert_output --partial "--threads"
+}
+
+@test "--half makes a smaller stream whose values are f16-rounded" {
+    scvae-encode -o full.scv "$IMAGES/photo1.jpg"
+    scvae-encode --half -o half.scv "$IMAGES/photo1.jpg"
+    full=$(stat -c %s full.scv); half=$(stat -c %s half.scv)
+    (( half < full ))
+    run -0 bash -c "scvae-encode --half --json '$IMAGES/photo1.jpg' | jq -r .half"
+    assert_output "true"
+    scvae-decode -o half.png half.scv
+}
+
+@test "--model selects the model; SCVAE_MODEL is the default" {
+    SCVAE_MODEL=/nonexistent.scvm run -1 scvae-encode -o x.scv "$IMAGES/photo1.jpg"
+    assert_output --partial "/nonexistent.scvm"
+    SCVAE_MODEL=/nonexistent.scvm run -0 scvae-encode --model "$TINY" -o x.scv "$IMAGES/photo1.jpg"
+    assert_no_file x.scv.tmp
+}
+
+@test "--files-from reads a list; '-' reads it from stdin" {
+    printf '%s\n' "# comment" "$IMAGES/photo1.jpg" "" "$IMAGES/photo2.png" > list.txt
+    run -0 bash -c "scvae-encode --json --files-from list.txt | jq -r .source"
+    assert_equal "${#lines[@]}" 2
+    run -0 bash -c "printf '%s\n' '$IMAGES/photo3.jpg' | scvae-encode --json --files-from - | jq -r .source"
+    assert_output "$IMAGES/photo3.jpg"
+}
+
+@test "'-' reads an image from stdin" {
+    run -0 bash -c "scvae-encode --json - < '$IMAGES/photo2.png' | jq -r .source"
+    assert_output "-"
+    run -0 bash -c "scvae-encode - < '$IMAGES/photo2.png' | scvae-decode -o stdin.png"
+    [[ -f stdin.png ]]
+}
+
+@test "--shard I/N splits the inputs so that the shards together cover each once" {
+    set -- "$IMAGES/photo1.jpg" "$IMAGES/photo2.png" "$IMAGES/photo3.jpg"
+    scvae-encode --json --shard 0/2 "$@" | jq -r .source > s0
+    scvae-encode --json --shard 1/2 "$@" | jq -r .source > s1
+    run -0 cat s0
+    assert_equal "${#lines[@]}" 2
+    run -0 cat s1
+    assert_output "$IMAGES/photo2.png"
+    run -2 scvae-encode --shard 2/2 "$@"
+    assert_output --partial "--shard: expected I/N"
+}
+
+@test "--keep-going reports each bad file, encodes the rest, exits 1" {
+    run -1 --separate-stderr scvae-encode --keep-going -o kg.scv "$IMAGES/photo1.jpg" "$IMAGES/notimage.png" "$IMAGES/photo2.png"
+    [[ $stderr == *"notimage.png: not a PNG or JPEG file"* ]]
+    [[ $stderr == *"1 of 3 images could not be encoded"* ]]
+    run -0 bash -c "scvae-decode -o 'kg-{index}.png' kg.scv && ls kg-*.png | wc -l"
+    assert_output "2"
+}
+
+@test "a bad image stops the run without --keep-going and leaves no output file" {
+    run -1 --separate-stderr scvae-encode -o bad.scv "$IMAGES/photo1.jpg" "$IMAGES/notimage.png"
+    assert_equal "$stderr" "scvae-encode: $IMAGES/notimage.png: not a PNG or JPEG file"
+    assert_no_file bad.scv
+}
+
+@test "missing, empty, truncated and corrupt images have clear messages" {
+    run -1 --separate-stderr scvae-encode -o x.scv missing.png
+    [[ $stderr == "scvae-encode: missing.png: cannot open: No such file or directory" ]]
+    run -1 --separate-stderr scvae-encode -o x.scv "$IMAGES/empty.png"
+    [[ $stderr == *"empty.png: empty file"* ]]
+    run -1 --separate-stderr scvae-encode -o x.scv "$IMAGES/truncated.png"
+    [[ $stderr == *"truncated.png: truncated or corrupt PNG"* ]]
+    run -1 --separate-stderr scvae-encode -o x.scv "$IMAGES/truncated.jpg"
+    [[ $stderr == *"truncated.jpg: truncated or corrupt JPEG"* ]]
+    assert_no_file x.scv
+}
+
+@test "gray, 16-bit, RGBA, progressive and gray JPEG images encode; gray decodes back to gray" {
+    for f in gray16.png rgba.png progressive.jpg gray.jpg; do
+        scvae-encode -o "$f.scv" "$IMAGES/$f" || fail "encode $f"
+        scvae-decode -o "$f.png" "$f.scv" || fail "decode $f"
+    done
+    # PNG colour type (byte 25): 0 = gray, 2 = RGB.
+    run -0 od -An -tu1 -j25 -N1 gray.jpg.png
+    assert_equal "$(echo $output)" "0"
+    run -0 od -An -tu1 -j25 -N1 rgba.png.png
+    assert_equal "$(echo $output)" "2"
+}
+
+@test "a wrong or corrupt model file is refused clearly" {
+    run -1 --separate-stderr scvae-encode -m "$IMAGES/photo2.png" -o x.scv "$IMAGES/photo1.jpg"
+    [[ $stderr == *"photo2.png: not a scvae model file"* ]]
+    head -c 2000 "$TINY" > cut.scvm
+    run -1 --separate-stderr scvae-encode -m cut.scvm -o x.scv "$IMAGES/photo1.jpg"
+    [[ $stderr == *"cut.scvm: truncated model file"* ]]
+    assert_no_file x.scv
+}
+
+@test "usage errors exit 2: unknown option, bad --batch, bad --device" {
+    run -2 scvae-encode --frobnicate "$IMAGES/photo1.jpg"
+    assert_output --partial "Try 'scvae-encode --help'"
+    run -2 scvae-encode --batch zero "$IMAGES/photo1.jpg"
+    assert_output --partial "--batch"
+    run -2 scvae-encode --device tpu -o x.scv "$IMAGES/photo1.jpg"
+    assert_output --partial "tpu"
+}
+
+@test "--help lists every option on stdout and exits 0" {
+    for t in scvae-encode scvae-decode; do
+        run -0 --separate-stderr $t --help
+        [[ -z $stderr ]]
+    done
+    run -0 scvae-encode --help
+    for o in --model --output --json --half --batch --threads --device --files-from --keep-going --shard --quiet; do
+        assert_output --partial -- "$o"
+    done
+    run -0 scvae-decode --help
+    for o in --output --model --force --batch --threads --device --quality --montage --labels --gap; do
+        assert_output --partial -- "$o"
+    done
+}
+
+@test "decode: -o is required, unknown extensions are refused before any work" {
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg"
+    run -2 scvae-decode a.scv
+    assert_output --partial "no output given"
+    run -2 scvae-decode -o out.gif a.scv
+    assert_output --partial "unknown image extension"
+    assert_no_file out.gif
+}
+
+@test "decode: JPEG output by extension, --quality changes the file" {
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg"
+    scvae-decode --quality 95 -o q95.jpg a.scv
+    scvae-decode --quality 20 -o q20.jpg a.scv
+    [[ $(head -c 3 q95.jpg | od -An -tx1 | tr -d ' ') == ffd8ff ]]
+    (( $(stat -c %s q20.jpg) < $(stat -c %s q95.jpg) ))
+}
+
+@test "decode: -o - writes one PNG to stdout" {
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg"
+    scvae-decode -o - a.scv > stdout.png
+    [[ $(head -c 8 stdout.png | od -An -tx1 | tr -d ' ') == 89504e470d0a1a0a ]]
+}
+
+@test "decode: several records for a one-file pattern is an error and writes nothing" {
+    scvae-encode -o two.scv "$IMAGES/photo1.jpg" "$IMAGES/photo2.png"
+    run -1 --separate-stderr scvae-decode -o one.png two.scv
+    [[ $stderr == *"record 2: more than one record"* ]]
+    assert_no_file one.png
+}
+
+@test "decode: two records writing the same file is an error" {
+    scvae-encode -o twice.scv "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg"
+    run -1 --separate-stderr scvae-decode -o '{stem}.png' twice.scv
+    [[ $stderr == *"photo1.png was already written for record 1"* ]]
+}
+
+@test "decode: codes of another model are refused naming both fingerprints, --force decodes" {
+    scvae-model init --preset tiny --seed 7 -o other.scvm
+    scvae-encode -m other.scvm -o other.scv "$IMAGES/photo1.jpg"
+    fp_other=$(scvae-model info --json other.scvm | jq -r .fingerprint)
+    fp_tiny=$(scvae-model info --json "$TINY" | jq -r .fingerprint)
+    run -1 --separate-stderr scvae-decode -o x.png other.scv
+    [[ $stderr == *"record 1: codes were made by model $fp_other"*"is model $fp_tiny"*"--force"* ]]
+    assert_no_file x.png
+    run -0 scvae-decode --force -o x.png other.scv
+    [[ -f x.png ]]
+}
+
+@test "decode: an empty stream is an error" {
+    : > empty.scv
+    run -1 --separate-stderr scvae-decode -o x.png empty.scv
+    [[ $stderr == *"empty.scv: no records in the code stream"* ]]
+}
+
+@test "decode: a corrupt record stops with its number after decoding the good ones" {
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg"
+    scvae-encode -o b.scv "$IMAGES/photo2.png"
+    size_b=$(stat -c %s b.scv)
+    # flip one byte in the middle of the second record
+    cat a.scv b.scv > ab.scv
+    off=$(( $(stat -c %s a.scv) + size_b / 2 ))
+    printf '\x5a' | dd of=ab.scv bs=1 seek=$off conv=notrunc status=none
+    run -1 --separate-stderr scvae-decode -o 'c-{index}.png' ab.scv
+    [[ $stderr == *"ab.scv: record 2: checksum mismatch"* ]]
+    [[ -f c-0.png ]]
+    assert_no_file c-1.png
+}
+
+@test "decode: a truncated stream and bad magic are reported" {
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg"
+    head -c 100 a.scv > cut.scv
+    run -1 --separate-stderr scvae-decode -o x.png cut.scv
+    [[ $stderr == *"cut.scv: record 1: truncated"* ]]
+    echo "hello world" > junk.scv
+    run -1 --separate-stderr scvae-decode -o x.png junk.scv
+    [[ $stderr == *"junk.scv"*"not a scvae code stream"* ]]
+}
+
+@test "writing to a closed pipe ends quietly" {
+    run bash -c "set -o pipefail; scvae-encode --json '$IMAGES/photo1.jpg' '$IMAGES/photo2.png' | head -c 10 >/dev/null"
+    refute_output --partial "Broken pipe"
+}
