@@ -1,0 +1,98 @@
+// scvae/cluster.h - k-means over sparse code vectors (FAISS), centroid files, assignment and the patch mosaic
+// of the paper's Figure 7 (scvae-cluster).
+//
+// Every grid position of every record is one K-dimensional vector (the dense form of its sparse code).
+// Training runs FAISS k-means (faiss::Clustering with an IndexFlatL2, or an IndexFlatIP on unit-norm vectors
+// in --spherical mode) on a dense sample; assignment densifies the CSR records in blocks, so memory stays at
+// the CSR records plus the dense training sample.
+//
+// Centroid file (".scvk"), little-endian:
+//   bytes 0..3   magic "SCVK"
+//   u16          version major (1), u16 version minor (0)
+//   u32          header length H, then H bytes of UTF-8 JSON:
+//                {"format":"scvae-centroids","version":"1.0","k":..,"dim":..,"spherical":bool,
+//                 "fingerprint":"..","grid_h":..,"grid_w":..,"d":..,"objective":..,"iters":..,"seed":..,
+//                 "points":..,"trained_on":..}
+//   k*dim f32    centroids, row-major
+//   u32          CRC-32 (zlib) of every byte before it
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scvae/codes.h"
+
+namespace scvae {
+
+struct KMeansOptions {
+    int k = 8;
+    int iters = 25;         // Lloyd iterations
+    int redo = 1;           // runs with different seeds; the best objective is kept
+    uint64_t seed = 1234;
+    bool spherical = false; // cosine k-means: unit-norm vectors and centroids, inner product
+    bool verbose = false;
+};
+
+// A trained k-means model and the facts needed to reuse it on new codes.
+struct Centroids {
+    size_t k = 0;
+    size_t dim = 0;
+    bool spherical = false;
+    std::vector<float> data;  // k x dim, row-major
+    // Where the vectors came from (empty/zero when unknown, e.g. for plain matrices).
+    std::string fingerprint;
+    uint32_t grid_h = 0, grid_w = 0, d = 0;
+    double objective = 0;     // final k-means objective (sum of distances) on the training sample
+    int iters = 0;
+    uint64_t seed = 0;
+    uint64_t points = 0;      // vectors assigned when the file was written
+    uint64_t trained_on = 0;  // vectors in the training sample
+};
+
+// k-means on a dense n x dim row-major matrix. Throws Error when k > n or n == 0 or k < 1.
+// In spherical mode the rows are normalised in place (zero rows stay zero).
+Centroids kmeans_train(float* x, size_t n, size_t dim, const KMeansOptions& opt);
+
+// Nearest centroid for each of n rows: labels[i] in [0,k), dist[i] = squared L2 distance, or 1 - cosine in
+// spherical mode (rows are normalised in place in that mode).
+void kmeans_assign(const Centroids& c, float* x, size_t n, int64_t* labels, float* dist);
+
+// Normalises each row to unit L2 norm (zero rows stay zero).
+void normalize_rows(float* x, size_t n, size_t dim);
+
+// Centroid files (format above). save is atomic; load throws Error("<path>: <reason>").
+void save_centroids(const std::string& path, const Centroids& c);
+Centroids load_centroids(const std::string& path);
+
+// Finds a source image: `dir`/source, then `dir`/basename(source) when dir is given, else source itself.
+// Throws Error("<what>: source image '<source>' not found ...") when none exists.
+std::string find_source_image(const std::string& source, const std::string& dir, const std::string& what);
+
+// OpenMP / FAISS threads (n <= 0: available_cpus()).
+void set_faiss_threads(int n);
+
+// ---- scvae-cluster ----
+struct ClusterOptions {
+    std::vector<std::string> inputs{"-"};
+    std::string output = "-";
+    bool tsv = false;
+    KMeansOptions kmeans;
+    bool k_given = false;
+    size_t max_points = 0;        // training sample size; 0 = min(all, 256 * k)
+    std::string save_centroids;   // write the trained centroids here
+    std::string centroids;        // assign with these centroids instead of training
+    std::string mosaic;           // Figure 7 mosaic PNG
+    int rows = 0;                 // mosaic rows (clusters); 0 = every non-empty cluster
+    int per_row = 16;             // patches per mosaic row
+    int patch_scale = 0;          // integer zoom of each patch; 0 = enough to make patches >= 16 px
+    std::string images_dir;       // where to look for the source images
+    bool verbose = false;         // progress and statistics on stderr
+    int threads = 0;              // OpenMP/BLAS threads; 0 = available_cpus()
+};
+
+// Runs scvae-cluster; returns the exit code.
+int cluster_main(const ClusterOptions& opt);
+
+}  // namespace scvae

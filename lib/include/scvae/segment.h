@@ -1,0 +1,112 @@
+// scvae/segment.h - unsupervised segmentation from sparse codes (paper section 5.4, scvae-segment).
+//
+// Per image, the grid's code vectors are grouped into k classes, either by k-means (FAISS) or by spectral
+// clustering (Gaussian affinity between codes, normalised Laplacian, leading eigenvectors with LibTorch's
+// torch::linalg_eigh, row-normalised, k-means on the rows). Boundary connectivity (Zhu et al. 2014)
+//     BndCon(c) = |{grid cells of class c on the grid border}| / sqrt(|{grid cells of class c}|)
+// then separates background from foreground:
+//     the class with the highest BndCon is background; every other class is background too when its
+//     BndCon exceeds `bndcon_threshold` (default sqrt(2 ln 2) = 1.1774, where Zhu's background probability
+//     1 - exp(-BndCon^2 / 2) reaches 1/2), otherwise foreground.
+// Classes are renumbered by decreasing BndCon (class 0 is the most background-like; ties by size, then by the
+// clusterer's order), so label maps are reproducible and comparable between images.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scvae/cluster.h"
+#include "scvae/codes.h"
+#include "scvae/image.h"
+
+namespace scvae {
+
+enum class SegmentMethod { KMeans, Spectral };
+SegmentMethod parse_segment_method(const std::string& s);  // "kmeans" | "spectral"; throws UsageError
+std::string to_string(SegmentMethod m);
+
+constexpr double kDefaultBndConThreshold = 1.1774100225154747;  // sqrt(2 ln 2)
+
+struct SegmentOptions {
+    SegmentMethod method = SegmentMethod::KMeans;
+    int k = 5;               // classes (spectral: 2 or 3)
+    int iters = 25;          // k-means iterations
+    int redo = 5;            // k-means restarts (best objective kept)
+    uint64_t seed = 1234;
+    double bndcon_threshold = kDefaultBndConThreshold;
+};
+
+struct Segmentation {
+    SegmentMethod method = SegmentMethod::KMeans;
+    int k = 0;
+    int grid_h = 0, grid_w = 0;
+    std::vector<int> labels;           // grid_h*grid_w, row-major, values 0..k-1 (renumbered, see above)
+    std::vector<size_t> class_sizes;   // k
+    std::vector<double> bndcon;        // k, boundary connectivity per class
+    std::vector<uint8_t> foreground;   // k, 1 = foreground class
+    std::vector<uint8_t> mask;         // grid_h*grid_w, 1 = foreground
+    double foreground_fraction = 0;    // of the grid cells
+};
+
+// Boundary connectivity of every class 0..k-1 of a label grid (a class with no cells gets 0).
+std::vector<double> boundary_connectivity(const std::vector<int>& labels, int grid_h, int grid_w, int k);
+
+// Background/foreground per class by the rule above (1 = foreground).
+std::vector<uint8_t> foreground_classes(const std::vector<double>& bndcon, const std::vector<size_t>& sizes,
+                                        double threshold = kDefaultBndConThreshold);
+
+// Renumbers labels by decreasing BndCon and fills sizes, BndCon, foreground classes and the mask.
+Segmentation finish_segmentation(std::vector<int> labels, int grid_h, int grid_w, int k, SegmentMethod method,
+                                 double bndcon_threshold = kDefaultBndConThreshold);
+
+// Spectral embedding of n points (rows of x, n x dim): affinity W_ij = exp(-||x_i - x_j||^2 / (2 s^2)) with
+// s = the median of the pairwise distances (i != j; if that is 0, the mean; if that is 0 too, W = 1), W_ii = 0;
+// L = I - D^-1/2 W D^-1/2; the eigenvectors of the `dims` smallest eigenvalues of L (torch::linalg_eigh, float64),
+// each row normalised to unit length. Returns n x dims row-major. Implemented with LibTorch
+// (lib/src/torch_spectral.cpp); the declaration is torch-free.
+std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims);
+
+// Segments one record's grid (its dense codes): k-means or spectral clustering, then finish_segmentation.
+// Throws Error for k < 2, or k larger than the number of grid cells.
+Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt);
+
+// Images at the original size of the record (each grid cell covers 2^d x 2^d pixels of the padded image; the
+// padding is cut off). Label map: 1 channel, pixel value = class / 255 (so an 8-bit PNG stores 0..k-1).
+// Mask: 1 channel, 1.0 (255) foreground, 0 background.
+Image label_map_image(const Segmentation& s, const CodeRecord& rec);
+Image mask_image(const Segmentation& s, const CodeRecord& rec);
+// The image (any channels, original size) with each class tinted by a fixed palette (alpha 0.45) and the
+// foreground/background border drawn in white.
+Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& rec);
+
+// One JSON Lines summary object (source, method, k, grid, class sizes, BndCon, foreground classes, fraction).
+nlohmann::json segmentation_summary(const Segmentation& s, const CodeRecord& rec, size_t index);
+
+// Adds i.i.d. Gaussian noise N(0, sigma^2) on the [0,1] scale to every colour channel (not alpha), clipped to
+// [0,1]; deterministic for a given seed.
+void add_gaussian_noise(Image& img, double sigma, uint64_t seed);
+
+// ---- scvae-segment ----
+struct SegmentToolOptions {
+    std::vector<std::string> inputs;  // code streams (default stdin), or images with --model
+    std::string model;                // encode images with this model
+    SegmentOptions seg;
+    bool k_given = false;
+    std::string output;       // -o: the mask (spectral) or label map (kmeans)
+    std::string labels;       // --labels: label maps
+    std::string mask;         // --mask: foreground masks
+    std::string overlay;      // --overlay
+    std::string images_dir;   // --images
+    double noise = 0;         // --noise sigma ([0,1] scale), images only
+    int threads = 0;
+    int batch = 8;            // images encoded per Codec call
+};
+
+// Runs scvae-segment (implemented in lib/src/torch_spectral.cpp, as it drives the Codec); returns the exit code.
+int segment_main(const SegmentToolOptions& opt);
+
+}  // namespace scvae

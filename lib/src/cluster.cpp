@@ -1,0 +1,497 @@
+// cluster.cpp - FAISS k-means over sparse code vectors, centroid files, assignments and the Figure 7 mosaic.
+#include "scvae/cluster.h"
+
+#include <omp.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <sys/stat.h>
+
+#include <faiss/Clustering.h>
+#include <faiss/IndexFlat.h>
+#include <nlohmann/json.hpp>
+
+#include "scvae/cli.h"
+#include "scvae/error.h"
+#include "scvae/image.h"
+#include "scvae/io.h"
+
+// OpenBLAS (libopenblas0-pthread, the libblas.so.3 alternative FAISS links) has its own thread pool. Weak, so a
+// reference BLAS without this function still links.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace scvae {
+
+void set_faiss_threads(int n) {
+    if (n <= 0) n = available_cpus();
+    omp_set_num_threads(n);
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+}
+
+void normalize_rows(float* x, size_t n, size_t dim) {
+    for (size_t i = 0; i < n; ++i) {
+        float* r = x + i * dim;
+        double s = 0;
+        for (size_t j = 0; j < dim; ++j) s += double(r[j]) * r[j];
+        if (s > 0) {
+            float inv = static_cast<float>(1.0 / std::sqrt(s));
+            for (size_t j = 0; j < dim; ++j) r[j] *= inv;
+        }
+    }
+}
+
+namespace {
+
+std::unique_ptr<faiss::IndexFlat> make_index(size_t dim, bool spherical) {
+    if (spherical) return std::make_unique<faiss::IndexFlatIP>(static_cast<faiss::Index::idx_t>(dim));
+    return std::make_unique<faiss::IndexFlatL2>(static_cast<faiss::Index::idx_t>(dim));
+}
+
+}  // namespace
+
+Centroids kmeans_train(float* x, size_t n, size_t dim, const KMeansOptions& opt) {
+    if (opt.k < 1) throw Error("k must be at least 1");
+    if (n == 0) throw Error("no vectors to cluster");
+    if (static_cast<size_t>(opt.k) > n)
+        throw Error("k (" + std::to_string(opt.k) + ") is larger than the number of vectors (" + std::to_string(n) +
+                    ")");
+    if (dim == 0) throw Error("vectors have dimension 0");
+    if (opt.spherical) normalize_rows(x, n, dim);
+    faiss::ClusteringParameters cp;
+    cp.niter = std::max(1, opt.iters);
+    cp.nredo = std::max(1, opt.redo);
+    cp.verbose = opt.verbose;
+    cp.spherical = opt.spherical;
+    cp.seed = static_cast<int>(opt.seed & 0x7fffffff);
+    cp.min_points_per_centroid = 1;           // no "please provide at least N points" warnings
+    cp.max_points_per_centroid = 1 << 30;     // the caller samples (--max-points), FAISS must not
+    faiss::Clustering clus(static_cast<int>(dim), opt.k, cp);
+    auto index = make_index(dim, opt.spherical);
+    try {
+        clus.train(static_cast<faiss::Index::idx_t>(n), x, *index);
+    } catch (const std::exception& e) {
+        throw Error(std::string("k-means failed: ") + e.what());
+    }
+    Centroids c;
+    c.k = static_cast<size_t>(opt.k);
+    c.dim = dim;
+    c.spherical = opt.spherical;
+    c.data = std::move(clus.centroids);
+    c.objective = clus.iteration_stats.empty() ? 0.0 : clus.iteration_stats.back().obj;
+    c.iters = cp.niter;
+    c.seed = opt.seed;
+    c.trained_on = n;
+    return c;
+}
+
+void kmeans_assign(const Centroids& c, float* x, size_t n, int64_t* labels, float* dist) {
+    if (c.k == 0 || c.data.size() != c.k * c.dim) throw Error("centroids are empty or inconsistent");
+    if (n == 0) return;
+    if (c.spherical) normalize_rows(x, n, c.dim);
+    auto index = make_index(c.dim, c.spherical);
+    index->add(static_cast<faiss::Index::idx_t>(c.k), c.data.data());
+    std::vector<faiss::Index::idx_t> lab(n);
+    index->search(static_cast<faiss::Index::idx_t>(n), x, 1, dist, lab.data());
+    for (size_t i = 0; i < n; ++i) {
+        labels[i] = lab[i];
+        if (c.spherical) dist[i] = 1.0f - dist[i];
+        else if (dist[i] < 0) dist[i] = 0;  // rounding of ||x||^2 - 2xc + ||c||^2
+    }
+}
+
+// ---- centroid files ----
+
+namespace {
+
+constexpr char kMagic[4] = {'S', 'C', 'V', 'K'};
+constexpr uint16_t kCentroidsMajor = 1, kCentroidsMinor = 0;
+
+template <class T>
+void put(std::vector<uint8_t>& b, T v) {
+    uint8_t tmp[sizeof(T)];
+    std::memcpy(tmp, &v, sizeof(T));  // little-endian hosts only (x86-64, aarch64)
+    b.insert(b.end(), tmp, tmp + sizeof(T));
+}
+
+template <class T>
+T get(const std::vector<uint8_t>& b, size_t& pos, const std::string& name) {
+    if (pos + sizeof(T) > b.size()) throw error_at(name, "truncated centroid file");
+    T v;
+    std::memcpy(&v, b.data() + pos, sizeof(T));
+    pos += sizeof(T);
+    return v;
+}
+
+}  // namespace
+
+void save_centroids(const std::string& path, const Centroids& c) {
+    nlohmann::json h = {{"format", "scvae-centroids"},
+                        {"version", std::to_string(kCentroidsMajor) + "." + std::to_string(kCentroidsMinor)},
+                        {"k", c.k},
+                        {"dim", c.dim},
+                        {"spherical", c.spherical},
+                        {"fingerprint", c.fingerprint},
+                        {"grid_h", c.grid_h},
+                        {"grid_w", c.grid_w},
+                        {"d", c.d},
+                        {"objective", c.objective},
+                        {"iters", c.iters},
+                        {"seed", c.seed},
+                        {"points", c.points},
+                        {"trained_on", c.trained_on}};
+    std::string hs = h.dump();
+    std::vector<uint8_t> b;
+    b.reserve(16 + hs.size() + c.data.size() * 4);
+    b.insert(b.end(), kMagic, kMagic + 4);
+    put<uint16_t>(b, kCentroidsMajor);
+    put<uint16_t>(b, kCentroidsMinor);
+    put<uint32_t>(b, static_cast<uint32_t>(hs.size()));
+    b.insert(b.end(), hs.begin(), hs.end());
+    const auto* p = reinterpret_cast<const uint8_t*>(c.data.data());
+    b.insert(b.end(), p, p + c.data.size() * sizeof(float));
+    uint32_t crc = static_cast<uint32_t>(crc32(0L, b.data(), static_cast<uInt>(b.size())));
+    put<uint32_t>(b, crc);
+    write_file_atomic(path, b.data(), b.size());
+}
+
+Centroids load_centroids(const std::string& path) {
+    std::vector<uint8_t> b = read_file(path);
+    const std::string name = display_name(path);
+    if (b.size() < 4 || std::memcmp(b.data(), kMagic, 4) != 0)
+        throw error_at(name, "not a scvae centroid file (missing SCVK tag)");
+    size_t pos = 4;
+    uint16_t major = get<uint16_t>(b, pos, name);
+    get<uint16_t>(b, pos, name);
+    if (major != kCentroidsMajor)
+        throw error_at(name, "unsupported centroid file version " + std::to_string(major) + " (this program reads " +
+                                 std::to_string(kCentroidsMajor) + ".x)");
+    uint32_t hlen = get<uint32_t>(b, pos, name);
+    if (pos + hlen + 4 > b.size()) throw error_at(name, "truncated centroid file");
+    nlohmann::json h;
+    try {
+        h = nlohmann::json::parse(b.begin() + static_cast<long>(pos), b.begin() + static_cast<long>(pos + hlen));
+    } catch (const std::exception& e) {
+        throw error_at(name, std::string("corrupt centroid header: ") + e.what());
+    }
+    pos += hlen;
+    Centroids c;
+    try {
+        if (h.at("format").get<std::string>() != "scvae-centroids") throw Error("format is not scvae-centroids");
+        c.k = h.at("k").get<size_t>();
+        c.dim = h.at("dim").get<size_t>();
+        c.spherical = h.at("spherical").get<bool>();
+        c.fingerprint = h.value("fingerprint", "");
+        c.grid_h = h.value("grid_h", 0u);
+        c.grid_w = h.value("grid_w", 0u);
+        c.d = h.value("d", 0u);
+        c.objective = h.value("objective", 0.0);
+        c.iters = h.value("iters", 0);
+        c.seed = h.value("seed", uint64_t(0));
+        c.points = h.value("points", uint64_t(0));
+        c.trained_on = h.value("trained_on", uint64_t(0));
+    } catch (const std::exception& e) {
+        throw error_at(name, std::string("bad centroid header: ") + e.what());
+    }
+    if (c.k == 0 || c.dim == 0 || c.k > (1u << 24) || c.dim > (1u << 20))
+        throw error_at(name, "bad centroid header: k or dim out of range");
+    size_t bytes = c.k * c.dim * sizeof(float);
+    if (b.size() != pos + bytes + 4)
+        throw error_at(name, "centroid file size does not match k x dim (truncated or trailing data)");
+    uint32_t want = static_cast<uint32_t>(crc32(0L, b.data(), static_cast<uInt>(pos + bytes)));
+    size_t cpos = pos + bytes;
+    uint32_t got = get<uint32_t>(b, cpos, name);
+    if (want != got) throw error_at(name, "checksum mismatch (corrupt centroid file)");
+    c.data.resize(c.k * c.dim);
+    std::memcpy(c.data.data(), b.data() + pos, bytes);
+    for (float v : c.data)
+        if (!std::isfinite(v)) throw error_at(name, "centroid values are not finite");
+    return c;
+}
+
+// ---- scvae-cluster ----
+
+namespace {
+
+struct Corpus {
+    std::vector<CodeRecord> records;   // CSR only: much smaller than the dense matrix
+    std::vector<size_t> offset;        // first global vector index of each record
+    size_t total = 0;
+    uint32_t K = 0;
+};
+
+void densify(const CodeRecord& rec, size_t p0, size_t count, float* out) {
+    std::fill(out, out + count * rec.K, 0.0f);
+    for (size_t i = 0; i < count; ++i) {
+        size_t p = p0 + i;
+        float* row = out + i * rec.K;
+        for (uint32_t j = rec.row_ptr[p]; j < rec.row_ptr[p + 1]; ++j) row[rec.indices[j]] = rec.values[j];
+    }
+}
+
+Corpus read_corpus(const std::vector<std::string>& inputs) {
+    Corpus c;
+    size_t n = 0;
+    for_each_record(inputs, [&](CodeRecord& rec, const std::string& input) {
+        ++n;
+        if (!c.records.empty()) {
+            const CodeRecord& f = c.records.front();
+            std::string where = input + ": record " + std::to_string(n);
+            if (!rec.same_model(f) || rec.K != f.K)
+                throw Error(where + ": codes of model " + rec.fingerprint + " (K=" + std::to_string(rec.K) +
+                            ") mixed with model " + f.fingerprint + " (K=" + std::to_string(f.K) +
+                            "); one clustering run needs codes of one model");
+            if (rec.grid_h != f.grid_h || rec.grid_w != f.grid_w)
+                throw Error(where + ": grid " + std::to_string(rec.grid_h) + "x" + std::to_string(rec.grid_w) +
+                            " differs from the first record's " + std::to_string(f.grid_h) + "x" +
+                            std::to_string(f.grid_w) + "; one clustering run needs one grid size");
+        }
+        c.offset.push_back(c.total);
+        c.total += rec.positions();
+        c.K = rec.K;
+        c.records.push_back(std::move(rec));
+        rec = CodeRecord();
+    });
+    return c;
+}
+
+// (record, position) of a global vector index.
+std::pair<size_t, size_t> locate(const Corpus& c, size_t g) {
+    size_t r = static_cast<size_t>(std::upper_bound(c.offset.begin(), c.offset.end(), g) - c.offset.begin()) - 1;
+    return {r, g - c.offset[r]};
+}
+
+std::vector<size_t> sample_indices(size_t n, size_t m, uint64_t seed) {
+    std::vector<size_t> idx(n);
+    std::iota(idx.begin(), idx.end(), size_t(0));
+    if (m >= n) return idx;
+    std::mt19937_64 rng(seed);
+    for (size_t i = 0; i < m; ++i) {
+        size_t j = i + static_cast<size_t>(rng() % (n - i));
+        std::swap(idx[i], idx[j]);
+    }
+    idx.resize(m);
+    std::sort(idx.begin(), idx.end());
+    return idx;
+}
+
+bool file_exists(const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string tsv_escape(const std::string& s) {
+    std::string o;
+    for (char ch : s) {
+        if (ch == '\t') o += "\\t";
+        else if (ch == '\n') o += "\\n";
+        else if (ch == '\\') o += "\\\\";
+        else o += ch;
+    }
+    return o;
+}
+
+void draw_mosaic(const ClusterOptions& opt, const Corpus& corpus, const Centroids& cent,
+                 const std::vector<int32_t>& labels, const std::vector<float>& dist) {
+    const CodeRecord& first = corpus.records.front();
+    const int P = 1 << first.d;
+    const int scale = opt.patch_scale > 0 ? opt.patch_scale : std::max(1, (16 + P - 1) / P);
+    const int cell = P * scale, gap = 2;
+    std::vector<std::vector<size_t>> members(cent.k);
+    for (size_t g = 0; g < labels.size(); ++g) members[static_cast<size_t>(labels[g])].push_back(g);
+    std::vector<size_t> rows;
+    for (size_t k = 0; k < cent.k; ++k)
+        if (!members[k].empty()) rows.push_back(k);
+    std::mt19937_64 rng(opt.kmeans.seed ^ 0x9e3779b97f4a7c15ULL);
+    if (opt.rows > 0 && static_cast<size_t>(opt.rows) < rows.size()) {
+        for (size_t i = 0; i < static_cast<size_t>(opt.rows); ++i)
+            std::swap(rows[i], rows[i + rng() % (rows.size() - i)]);
+        rows.resize(static_cast<size_t>(opt.rows));
+        std::sort(rows.begin(), rows.end());
+    }
+    const int per_row = std::max(1, opt.per_row);
+    Image m;
+    m.width = gap + per_row * (cell + gap);
+    m.height = gap + static_cast<int>(rows.size()) * (cell + gap);
+    m.channels = 3;
+    m.data.assign(m.pixels() * 3, 0.15f);
+    // Patches to cut, grouped by record so each image is read once.
+    struct Slot {
+        size_t pos;
+        int x, y;
+    };
+    std::map<size_t, std::vector<Slot>> by_record;
+    for (size_t ri = 0; ri < rows.size(); ++ri) {
+        std::vector<size_t>& mem = members[rows[ri]];
+        size_t take = std::min(mem.size(), static_cast<size_t>(per_row));
+        for (size_t i = 0; i < take; ++i) std::swap(mem[i], mem[i + rng() % (mem.size() - i)]);
+        std::vector<size_t> chosen(mem.begin(), mem.begin() + static_cast<long>(take));
+        std::stable_sort(chosen.begin(), chosen.end(), [&](size_t a, size_t b) { return dist[a] < dist[b]; });
+        for (size_t i = 0; i < chosen.size(); ++i) {
+            auto [r, p] = locate(corpus, chosen[i]);
+            by_record[r].push_back({p, gap + static_cast<int>(i) * (cell + gap), gap + static_cast<int>(ri) * (cell + gap)});
+        }
+    }
+    for (auto& [r, slots] : by_record) {
+        const CodeRecord& rec = corpus.records[r];
+        std::string path = find_source_image(rec.source, opt.images_dir, "mosaic");
+        Image img = to_rgb(read_image(path));
+        if (static_cast<uint32_t>(img.width) != rec.image_width || static_cast<uint32_t>(img.height) != rec.image_height)
+            throw error_at(display_name(path), "image is " + std::to_string(img.width) + "x" +
+                                                   std::to_string(img.height) + " but its codes (record " +
+                                                   std::to_string(r + 1) + ") were made from a " +
+                                                   std::to_string(rec.image_width) + "x" +
+                                                   std::to_string(rec.image_height) + " image");
+        auto reflect = [](int v, int n) {
+            if (n == 1) return 0;
+            int period = 2 * (n - 1);
+            v %= period;
+            if (v < 0) v += period;
+            return v < n ? v : period - v;
+        };
+        for (const Slot& s : slots) {
+            int row = static_cast<int>(s.pos / rec.grid_w), col = static_cast<int>(s.pos % rec.grid_w);
+            for (int y = 0; y < cell; ++y) {
+                int sy = reflect(row * P + y / scale, img.height);
+                for (int x = 0; x < cell; ++x) {
+                    int sx = reflect(col * P + x / scale, img.width);
+                    for (int ch = 0; ch < 3; ++ch) m.at(s.y + y, s.x + x, ch) = img.at(sy, sx, ch);
+                }
+            }
+        }
+    }
+    write_image(opt.mosaic, m);
+}
+
+}  // namespace
+
+std::string find_source_image(const std::string& source, const std::string& dir, const std::string& what) {
+    std::vector<std::string> tried;
+    if (!dir.empty()) {
+        if (!source.empty() && source[0] != '/') tried.push_back(dir + "/" + source);
+        std::string base = source.substr(source.find_last_of('/') == std::string::npos ? 0 : source.find_last_of('/') + 1);
+        tried.push_back(dir + "/" + base);
+    } else {
+        tried.push_back(source);
+    }
+    for (const auto& p : tried)
+        if (!source.empty() && source != "-" && file_exists(p)) return p;
+    std::string msg = what + ": source image '" + source + "' not found";
+    if (dir.empty()) msg += " (use --images DIR to say where the images are)";
+    else msg += " (looked for " + tried.back() + ")";
+    throw Error(msg);
+}
+
+int cluster_main(const ClusterOptions& opt) {
+    set_faiss_threads(opt.threads);
+    Centroids cent;
+    const bool reuse = !opt.centroids.empty();
+    if (reuse) {
+        cent = load_centroids(opt.centroids);
+        if (opt.k_given && static_cast<size_t>(opt.kmeans.k) != cent.k)
+            throw UsageError("-k " + std::to_string(opt.kmeans.k) + " contradicts --centroids (k=" +
+                             std::to_string(cent.k) + ")");
+    }
+    if (!opt.output.empty() && opt.output != "-" && opt.output == opt.mosaic)
+        throw UsageError("-o and --mosaic name the same file");
+    Corpus corpus = read_corpus(opt.inputs);
+    if (corpus.records.empty()) throw Error("no code records in the input (empty stream)");
+    if (corpus.total == 0) throw Error("the code records hold no grid positions");
+    const CodeRecord& first = corpus.records.front();
+    const size_t dim = corpus.K;
+    if (reuse) {
+        if (cent.dim != dim)
+            throw Error(display_name(opt.centroids) + ": centroids have " + std::to_string(cent.dim) +
+                        " dimensions but the codes have K=" + std::to_string(dim));
+        if (!cent.fingerprint.empty() && cent.fingerprint != first.fingerprint)
+            throw Error(display_name(opt.centroids) + ": centroids were trained on codes of model " + cent.fingerprint +
+                        ", not " + first.fingerprint);
+    } else {
+        const size_t k = static_cast<size_t>(opt.kmeans.k);
+        if (k > corpus.total)
+            throw Error("k (" + std::to_string(k) + ") is larger than the number of code vectors (" +
+                        std::to_string(corpus.total) + ")");
+        size_t m = opt.max_points > 0 ? opt.max_points : std::max(k, std::min(corpus.total, 256 * k));
+        m = std::min(m, corpus.total);
+        if (m < k)
+            throw UsageError("--max-points " + std::to_string(m) + " is smaller than k (" + std::to_string(k) + ")");
+        std::vector<size_t> idx = sample_indices(corpus.total, m, opt.kmeans.seed);
+        std::vector<float> train(m * dim);
+        for (size_t i = 0; i < m; ++i) {
+            auto [r, p] = locate(corpus, idx[i]);
+            densify(corpus.records[r], p, 1, train.data() + i * dim);
+        }
+        idx = std::vector<size_t>();
+        if (opt.verbose)
+            warn("training k-means: " + std::to_string(m) + " of " + std::to_string(corpus.total) + " vectors, K=" +
+                 std::to_string(dim) + ", k=" + std::to_string(k));
+        cent = kmeans_train(train.data(), m, dim, opt.kmeans);
+        cent.fingerprint = first.fingerprint;
+        cent.grid_h = first.grid_h;
+        cent.grid_w = first.grid_w;
+        cent.d = first.d;
+    }
+    // Assign every vector, densifying blocks of positions.
+    std::vector<int32_t> labels(corpus.total);
+    std::vector<float> dist(corpus.total);
+    {
+        const size_t block = 8192;
+        std::vector<float> buf(block * dim);
+        std::vector<int64_t> lab(block);
+        size_t g = 0;
+        while (g < corpus.total) {
+            size_t n = 0;
+            size_t start = g;
+            while (n < block && g < corpus.total) {
+                auto [r, p] = locate(corpus, g);
+                const CodeRecord& rec = corpus.records[r];
+                size_t cnt = std::min(block - n, rec.positions() - p);
+                densify(rec, p, cnt, buf.data() + n * dim);
+                n += cnt;
+                g += cnt;
+            }
+            kmeans_assign(cent, buf.data(), n, lab.data(), dist.data() + start);
+            for (size_t i = 0; i < n; ++i) labels[start + i] = static_cast<int32_t>(lab[i]);
+        }
+    }
+    cent.points = corpus.total;
+    if (opt.verbose) {
+        double sum = 0;
+        for (float v : dist) sum += v;
+        warn(std::to_string(corpus.records.size()) + " records, " + std::to_string(corpus.total) +
+             " vectors, mean distance " + std::to_string(sum / static_cast<double>(corpus.total)));
+    }
+    // Assignments.
+    {
+        AtomicOutput out(opt.output);
+        FILE* f = out.get();
+        if (opt.tsv) std::fputs("record\tsource\trow\tcol\tcluster\tdistance\n", f);
+        for (size_t r = 0; r < corpus.records.size(); ++r) {
+            const CodeRecord& rec = corpus.records[r];
+            std::string src = opt.tsv ? tsv_escape(rec.source) : nlohmann::json(rec.source).dump();
+            for (size_t p = 0; p < rec.positions(); ++p) {
+                size_t g = corpus.offset[r] + p;
+                unsigned row = static_cast<unsigned>(p / rec.grid_w), col = static_cast<unsigned>(p % rec.grid_w);
+                if (opt.tsv)
+                    std::fprintf(f, "%zu\t%s\t%u\t%u\t%d\t%.6g\n", r, src.c_str(), row, col, labels[g],
+                                 static_cast<double>(dist[g]));
+                else
+                    std::fprintf(f, "{\"record\":%zu,\"source\":%s,\"row\":%u,\"col\":%u,\"cluster\":%d,\"distance\":%.6g}\n",
+                                 r, src.c_str(), row, col, labels[g], static_cast<double>(dist[g]));
+            }
+        }
+        if (std::ferror(f)) throw Error(out.name() + ": write error");
+        // The mosaic and centroid file first, so a missing image leaves no partial set of outputs behind.
+        if (!opt.mosaic.empty()) draw_mosaic(opt, corpus, cent, labels, dist);
+        if (!opt.save_centroids.empty()) save_centroids(opt.save_centroids, cent);
+        out.commit();
+    }
+    return kExitOk;
+}
+
+}  // namespace scvae

@@ -1,0 +1,186 @@
+// segment.cpp - boundary connectivity, background/foreground decision, label maps, masks, overlays, noise.
+// The clustering itself (k-means / spectral, which needs LibTorch) and the scvae-segment driver live in
+// torch_spectral.cpp.
+#include "scvae/segment.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "scvae/error.h"
+
+namespace scvae {
+
+SegmentMethod parse_segment_method(const std::string& s) {
+    if (s == "kmeans") return SegmentMethod::KMeans;
+    if (s == "spectral") return SegmentMethod::Spectral;
+    throw UsageError("--method: expected kmeans or spectral, got '" + s + "'");
+}
+
+std::string to_string(SegmentMethod m) { return m == SegmentMethod::KMeans ? "kmeans" : "spectral"; }
+
+std::vector<double> boundary_connectivity(const std::vector<int>& labels, int grid_h, int grid_w, int k) {
+    if (grid_h <= 0 || grid_w <= 0 || labels.size() != static_cast<size_t>(grid_h) * grid_w)
+        throw Error("label grid size does not match its dimensions");
+    std::vector<double> border(static_cast<size_t>(k), 0.0), area(static_cast<size_t>(k), 0.0);
+    for (int r = 0; r < grid_h; ++r)
+        for (int c = 0; c < grid_w; ++c) {
+            int l = labels[static_cast<size_t>(r) * grid_w + c];
+            if (l < 0 || l >= k) throw Error("label " + std::to_string(l) + " outside 0.." + std::to_string(k - 1));
+            area[static_cast<size_t>(l)] += 1;
+            if (r == 0 || c == 0 || r == grid_h - 1 || c == grid_w - 1) border[static_cast<size_t>(l)] += 1;
+        }
+    std::vector<double> b(static_cast<size_t>(k), 0.0);
+    for (size_t i = 0; i < b.size(); ++i)
+        if (area[i] > 0) b[i] = border[i] / std::sqrt(area[i]);
+    return b;
+}
+
+std::vector<uint8_t> foreground_classes(const std::vector<double>& bndcon, const std::vector<size_t>& sizes,
+                                        double threshold) {
+    std::vector<uint8_t> fg(bndcon.size(), 0);
+    if (bndcon.empty()) return fg;
+    size_t bg = 0;
+    for (size_t i = 1; i < bndcon.size(); ++i)
+        if (bndcon[i] > bndcon[bg] || (bndcon[i] == bndcon[bg] && sizes[i] > sizes[bg])) bg = i;
+    for (size_t i = 0; i < bndcon.size(); ++i)
+        fg[i] = (i != bg && sizes[i] > 0 && bndcon[i] <= threshold) ? 1 : 0;
+    return fg;
+}
+
+Segmentation finish_segmentation(std::vector<int> labels, int grid_h, int grid_w, int k, SegmentMethod method,
+                                 double bndcon_threshold) {
+    std::vector<double> b = boundary_connectivity(labels, grid_h, grid_w, k);
+    std::vector<size_t> size(static_cast<size_t>(k), 0);
+    for (int l : labels) ++size[static_cast<size_t>(l)];
+    std::vector<int> order(static_cast<size_t>(k));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int c) {
+        if (b[static_cast<size_t>(a)] != b[static_cast<size_t>(c)]) return b[static_cast<size_t>(a)] > b[static_cast<size_t>(c)];
+        return size[static_cast<size_t>(a)] > size[static_cast<size_t>(c)];
+    });
+    std::vector<int> remap(static_cast<size_t>(k));
+    for (int i = 0; i < k; ++i) remap[static_cast<size_t>(order[static_cast<size_t>(i)])] = i;
+    Segmentation s;
+    s.method = method;
+    s.k = k;
+    s.grid_h = grid_h;
+    s.grid_w = grid_w;
+    for (int& l : labels) l = remap[static_cast<size_t>(l)];
+    s.labels = std::move(labels);
+    s.class_sizes.resize(static_cast<size_t>(k));
+    s.bndcon.resize(static_cast<size_t>(k));
+    for (int i = 0; i < k; ++i) {
+        s.class_sizes[static_cast<size_t>(i)] = size[static_cast<size_t>(order[static_cast<size_t>(i)])];
+        s.bndcon[static_cast<size_t>(i)] = b[static_cast<size_t>(order[static_cast<size_t>(i)])];
+    }
+    s.foreground = foreground_classes(s.bndcon, s.class_sizes, bndcon_threshold);
+    s.mask.resize(s.labels.size());
+    size_t nfg = 0;
+    for (size_t i = 0; i < s.labels.size(); ++i) {
+        s.mask[i] = s.foreground[static_cast<size_t>(s.labels[i])];
+        nfg += s.mask[i];
+    }
+    s.foreground_fraction = s.labels.empty() ? 0.0 : static_cast<double>(nfg) / static_cast<double>(s.labels.size());
+    return s;
+}
+
+namespace {
+
+void check_fit(const Segmentation& s, const CodeRecord& rec) {
+    if (static_cast<uint32_t>(s.grid_h) != rec.grid_h || static_cast<uint32_t>(s.grid_w) != rec.grid_w)
+        throw Error("segmentation grid does not match the record's grid");
+    uint64_t f = 1ull << rec.d;
+    if (rec.image_width == 0 || rec.image_height == 0 || rec.image_width > rec.grid_w * f ||
+        rec.image_height > rec.grid_h * f)
+        throw Error(rec.source + ": record's image size " + std::to_string(rec.image_width) + "x" +
+                    std::to_string(rec.image_height) + " does not fit its grid");
+}
+
+template <class F>
+Image grid_image(const Segmentation& s, const CodeRecord& rec, F value) {
+    check_fit(s, rec);
+    Image img;
+    img.width = static_cast<int>(rec.image_width);
+    img.height = static_cast<int>(rec.image_height);
+    img.channels = 1;
+    img.data.resize(img.pixels());
+    const unsigned d = rec.d;
+    for (int y = 0; y < img.height; ++y)
+        for (int x = 0; x < img.width; ++x)
+            img.data[static_cast<size_t>(y) * img.width + x] =
+                value(static_cast<size_t>(y >> d) * s.grid_w + static_cast<size_t>(x >> d));
+    return img;
+}
+
+}  // namespace
+
+Image label_map_image(const Segmentation& s, const CodeRecord& rec) {
+    return grid_image(s, rec, [&](size_t p) { return static_cast<float>(s.labels[p]) / 255.0f; });
+}
+
+Image mask_image(const Segmentation& s, const CodeRecord& rec) {
+    return grid_image(s, rec, [&](size_t p) { return s.mask[p] ? 1.0f : 0.0f; });
+}
+
+Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& rec) {
+    check_fit(s, rec);
+    if (static_cast<uint32_t>(img.width) != rec.image_width || static_cast<uint32_t>(img.height) != rec.image_height)
+        throw Error(rec.source + ": image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                    " but its codes were made from a " + std::to_string(rec.image_width) + "x" +
+                    std::to_string(rec.image_height) + " image");
+    static const float palette[10][3] = {{0.12f, 0.47f, 0.71f}, {1.00f, 0.50f, 0.05f}, {0.17f, 0.63f, 0.17f},
+                                         {0.84f, 0.15f, 0.16f}, {0.58f, 0.40f, 0.74f}, {0.55f, 0.34f, 0.29f},
+                                         {0.89f, 0.47f, 0.76f}, {0.50f, 0.50f, 0.50f}, {0.74f, 0.74f, 0.13f},
+                                         {0.09f, 0.75f, 0.81f}};
+    const float a = 0.45f;
+    Image rgb = to_rgb(img);
+    const unsigned d = rec.d;
+    auto cell = [&](int y, int x) { return static_cast<size_t>(y >> d) * s.grid_w + static_cast<size_t>(x >> d); };
+    for (int y = 0; y < rgb.height; ++y)
+        for (int x = 0; x < rgb.width; ++x) {
+            size_t p = cell(y, x);
+            const float* col = palette[s.labels[p] % 10];
+            bool edge = false;
+            if (x + 1 < rgb.width && s.mask[cell(y, x + 1)] != s.mask[p]) edge = true;
+            if (y + 1 < rgb.height && s.mask[cell(y + 1, x)] != s.mask[p]) edge = true;
+            for (int ch = 0; ch < 3; ++ch) {
+                float& v = rgb.at(y, x, ch);
+                v = edge ? 1.0f : (1 - a) * v + a * col[ch];
+            }
+        }
+    return rgb;
+}
+
+nlohmann::json segmentation_summary(const Segmentation& s, const CodeRecord& rec, size_t index) {
+    nlohmann::json fg = nlohmann::json::array();
+    for (size_t i = 0; i < s.foreground.size(); ++i)
+        if (s.foreground[i]) fg.push_back(i);
+    std::vector<double> b = s.bndcon;
+    for (double& v : b) v = std::round(v * 1e4) / 1e4;
+    return {{"index", index},
+            {"source", rec.source},
+            {"method", to_string(s.method)},
+            {"k", s.k},
+            {"grid", {s.grid_h, s.grid_w}},
+            {"image", {rec.image_width, rec.image_height}},
+            {"class_sizes", s.class_sizes},
+            {"bndcon", b},
+            {"foreground_classes", fg},
+            {"foreground_fraction", std::round(s.foreground_fraction * 1e6) / 1e6}};
+}
+
+void add_gaussian_noise(Image& img, double sigma, uint64_t seed) {
+    if (sigma <= 0) return;
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> nd(0.0, sigma);
+    const int colour = (img.channels == 2 || img.channels == 4) ? img.channels - 1 : img.channels;
+    for (size_t p = 0; p < img.pixels(); ++p)
+        for (int c = 0; c < colour; ++c) {
+            float& v = img.data[p * img.channels + c];
+            v = static_cast<float>(std::clamp(v + nd(rng), 0.0, 1.0));
+        }
+}
+
+}  // namespace scvae

@@ -1,0 +1,194 @@
+// torch_spectral.cpp - spectral embedding with LibTorch linear algebra, the per-image segmentation dispatch and
+// the scvae-segment driver.
+//
+// segment_codes() and segment_main() live here rather than in segment.cpp because they call into the torch
+// library (spectral_embedding, Codec): scvae_core is linked after scvae_torch, so a core object may not
+// reference torch symbols, while torch objects may freely use core ones.
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "scvae/cli.h"
+#include "scvae/cluster.h"
+#include "scvae/error.h"
+#include "scvae/io.h"
+#include "scvae/model.h"
+#include "scvae/segment.h"
+
+namespace scvae {
+
+std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims) {
+    if (n == 0) return {};
+    if (dims < 1 || static_cast<size_t>(dims) > n)
+        throw Error("spectral embedding: " + std::to_string(dims) + " dimensions asked for " + std::to_string(n) +
+                    " points");
+    torch::NoGradGuard ng;
+    const auto N = static_cast<int64_t>(n);
+    torch::Tensor X = torch::from_blob(const_cast<float*>(x), {N, static_cast<int64_t>(dim)}, torch::kFloat32)
+                          .to(torch::kFloat64);
+    torch::Tensor sq = (X * X).sum(1);
+    torch::Tensor D2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * X.matmul(X.t())).clamp_min(0.0);
+    D2.fill_diagonal_(0.0);
+    torch::Tensor W;
+    if (n == 1) {
+        W = torch::zeros({1, 1}, torch::kFloat64);
+    } else {
+        torch::Tensor iu = torch::triu_indices(N, N, 1);
+        torch::Tensor d = D2.index({iu[0], iu[1]}).sqrt();
+        double s = d.median().item<double>();
+        if (!(s > 0)) s = d.mean().item<double>();
+        if (s > 0) W = torch::exp(-D2 / (2.0 * s * s));
+        else W = torch::ones({N, N}, torch::kFloat64);
+        W.fill_diagonal_(0.0);
+    }
+    torch::Tensor deg = W.sum(1);
+    deg = torch::where(deg > 0, deg, torch::ones_like(deg));
+    torch::Tensor dinv = deg.rsqrt();
+    torch::Tensor L = torch::eye(N, torch::kFloat64) - dinv.unsqueeze(1) * W * dinv.unsqueeze(0);
+    L = 0.5 * (L + L.t());
+    auto [evals, evecs] = torch::linalg_eigh(L);  // ascending eigenvalues
+    torch::Tensor U = evecs.index({torch::indexing::Slice(), torch::indexing::Slice(0, dims)});
+    U = U / U.norm(2, 1, true).clamp_min(1e-12);
+    // Fix each eigenvector's sign (largest-magnitude entry positive) so results do not depend on LAPACK's choice.
+    torch::Tensor idx = U.abs().argmax(0);
+    torch::Tensor sgn = U.gather(0, idx.unsqueeze(0)).sign();
+    sgn = torch::where(sgn == 0, torch::ones_like(sgn), sgn);
+    U = (U * sgn).to(torch::kFloat32).contiguous();
+    return std::vector<float>(U.data_ptr<float>(), U.data_ptr<float>() + U.numel());
+}
+
+Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt) {
+    const size_t n = rec.positions();
+    if (opt.k < 2) throw Error("k must be at least 2 classes");
+    if (static_cast<size_t>(opt.k) > n)
+        throw Error(rec.source + ": k (" + std::to_string(opt.k) + ") is larger than the number of grid cells (" +
+                    std::to_string(n) + ")");
+    std::vector<float> X = rec.dense_matrix();
+    KMeansOptions ko;
+    ko.k = opt.k;
+    ko.iters = opt.iters;
+    ko.redo = opt.redo;
+    ko.seed = opt.seed;
+    std::vector<int64_t> lab(n);
+    std::vector<float> dist(n);
+    if (opt.method == SegmentMethod::KMeans) {
+        std::vector<float> train = X;
+        Centroids c = kmeans_train(train.data(), n, rec.K, ko);
+        kmeans_assign(c, X.data(), n, lab.data(), dist.data());
+    } else {
+        std::vector<float> E = spectral_embedding(X.data(), n, rec.K, opt.k);
+        std::vector<float> train = E;
+        Centroids c = kmeans_train(train.data(), n, static_cast<size_t>(opt.k), ko);
+        kmeans_assign(c, E.data(), n, lab.data(), dist.data());
+    }
+    std::vector<int> labels(lab.begin(), lab.end());
+    return finish_segmentation(std::move(labels), static_cast<int>(rec.grid_h), static_cast<int>(rec.grid_w),
+                               opt.k, opt.method, opt.bndcon_threshold);
+}
+
+namespace {
+
+struct Outputs {
+    const SegmentToolOptions& opt;
+    size_t count = 0;
+
+    void check_pattern(const std::string& pattern, const std::string& option, size_t index) const {
+        if (index > 0 && !pattern_has_placeholder(pattern))
+            throw UsageError(option + " " + pattern +
+                             ": more than one image to write; use a placeholder such as {stem} or {index}");
+    }
+
+    void handle(const CodeRecord& rec, const Image* image) {
+        const size_t index = count++;
+        Segmentation s = segment_codes(rec, opt.seg);
+        std::string out_main = opt.output;
+        if (!out_main.empty()) {
+            check_pattern(out_main, "-o", index);
+            write_image(expand_pattern(out_main, rec.source, index),
+                        opt.seg.method == SegmentMethod::Spectral ? mask_image(s, rec) : label_map_image(s, rec));
+        }
+        if (!opt.labels.empty()) {
+            check_pattern(opt.labels, "--labels", index);
+            write_image(expand_pattern(opt.labels, rec.source, index), label_map_image(s, rec));
+        }
+        if (!opt.mask.empty()) {
+            check_pattern(opt.mask, "--mask", index);
+            write_image(expand_pattern(opt.mask, rec.source, index), mask_image(s, rec));
+        }
+        if (!opt.overlay.empty()) {
+            check_pattern(opt.overlay, "--overlay", index);
+            Image loaded;
+            if (!image) {
+                loaded = read_image(find_source_image(rec.source, opt.images_dir, "overlay"));
+                image = &loaded;
+            }
+            write_image(expand_pattern(opt.overlay, rec.source, index), overlay_image(*image, s, rec));
+        }
+        nlohmann::json j = segmentation_summary(s, rec, index);
+        if (opt.noise > 0) j["noise"] = opt.noise;
+        std::string line = j.dump() + "\n";
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fflush(stdout);
+    }
+};
+
+void check_output_names(const SegmentToolOptions& opt) {
+    for (const auto* p : {&opt.output, &opt.labels, &opt.mask, &opt.overlay}) {
+        if (p->empty()) continue;
+        if (*p == "-") throw UsageError("image outputs need a file name pattern, not '-' (stdout carries the summary)");
+        if (image_format_from_name(expand_pattern(*p, "x", 0)) == ImageFormat::Unknown)
+            throw UsageError(*p + ": unknown image extension (use .png, .jpg or .jpeg)");
+    }
+}
+
+}  // namespace
+
+int segment_main(const SegmentToolOptions& in) {
+    SegmentToolOptions opt = in;
+    if (!opt.k_given) opt.seg.k = opt.seg.method == SegmentMethod::Spectral ? 2 : 5;
+    if (opt.seg.k < 2) throw UsageError("-k must be at least 2");
+    if (opt.noise < 0) throw UsageError("--noise must not be negative");
+    if (opt.noise > 0 && opt.model.empty())
+        throw UsageError("--noise needs images as input (--model MODEL IMAGE...), not a code stream");
+    if (opt.batch < 1) throw UsageError("--batch must be at least 1");
+    check_output_names(opt);
+    set_threads(opt.threads);
+    set_faiss_threads(opt.threads);
+    Outputs out{opt};
+    if (opt.model.empty()) {
+        std::vector<std::string> inputs = opt.inputs;
+        if (inputs.empty()) {
+            if (is_terminal(STDIN_FILENO))
+                throw UsageError("no input: pipe a code stream in (scvae-encode ... | scvae-segment), give code "
+                                 "files, or images with --model");
+            inputs.push_back("-");
+        }
+        for_each_record(inputs, [&](const CodeRecord& rec, const std::string&) { out.handle(rec, nullptr); });
+        if (out.count == 0) throw Error("no code records in the input (empty stream)");
+    } else {
+        if (opt.inputs.empty()) throw UsageError("--model needs images to segment (IMAGE...)");
+        Codec codec = Codec::load(opt.model);
+        for (size_t start = 0; start < opt.inputs.size(); start += static_cast<size_t>(opt.batch)) {
+            std::vector<Image> images;
+            std::vector<std::string> names;
+            for (size_t i = start; i < opt.inputs.size() && i < start + static_cast<size_t>(opt.batch); ++i) {
+                Image img = read_image(opt.inputs[i]);
+                if (opt.noise > 0) {
+                    img = to_rgb(img);
+                    add_gaussian_noise(img, opt.noise, opt.seg.seed + i);
+                }
+                images.push_back(std::move(img));
+                names.push_back(opt.inputs[i]);
+            }
+            std::vector<CodeRecord> recs = codec.encode(images, names);
+            for (size_t i = 0; i < recs.size(); ++i) out.handle(recs[i], &images[i]);
+        }
+    }
+    return kExitOk;
+}
+
+}  // namespace scvae
