@@ -86,7 +86,7 @@ struct SCVAELoss {
 };
 SCVAELoss scvae_loss(const SCVAEOutput& out, const torch::Tensor& x, double alpha);
 
-// Model file I/O for the torch side. The file layout is described in model_file.cpp.
+// Model file I/O for the torch side. The file layout is described at the top of torch_codec.cpp.
 struct Codec::Impl {
     ModelConfig cfg;
     std::string fingerprint;
@@ -99,6 +99,9 @@ struct Codec::Impl {
 // and buffer's name, shape and float32 bytes (in a fixed order).
 std::string compute_fingerprint(const ModelConfig& cfg, SCVAE& net);
 void save_model_file(const std::string& path, const ModelConfig& cfg, SCVAE& net, const nlohmann::json& meta);
+// Same, storing the parameters as IEEE binary16 when `half` (the fingerprint is taken after that rounding).
+void save_model_file(const std::string& path, const ModelConfig& cfg, SCVAE& net, const nlohmann::json& meta,
+                     bool half);
 // Loads into a new network on `device`; throws Error("<path>: <reason>").
 std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Device device);
 

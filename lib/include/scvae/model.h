@@ -85,6 +85,10 @@ public:
 
     // Saves the model file (weights, config, fingerprint, meta) atomically.
     void save(const std::string& path, const nlohmann::json& meta = {}) const;
+    // Same, with the weights stored as IEEE binary16 when `half` (buffers stay f32). The file's fingerprint is
+    // computed on the rounded weights, so it is what Codec::load of that file reports. A null `meta` keeps
+    // this codec's own meta.
+    void save(const std::string& path, const nlohmann::json& meta, bool half) const;
 
     struct Impl;
     Impl& impl() { return *impl_; }

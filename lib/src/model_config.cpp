@@ -1,0 +1,208 @@
+// model_config.cpp - the torch-free side of the model: ModelConfig (JSON, presets, validation),
+// parse_device and default_model_path. Usable by every tool without LibTorch headers.
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <sys/stat.h>
+
+#include "scvae/error.h"
+#include "scvae/model.h"
+
+namespace scvae {
+
+namespace {
+
+const std::vector<std::string> kFields = {"preset", "in_channels", "channels", "ch_mult", "num_res_blocks",
+                                          "mid_attention", "attn_levels", "groups", "n", "K", "steps",
+                                          "solver", "alpha"};
+
+std::string join_ints(const std::vector<int>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+    return s;
+}
+
+bool file_exists(const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+nlohmann::json ModelConfig::to_json() const {
+    nlohmann::json j;
+    j["preset"] = preset;
+    j["in_channels"] = in_channels;
+    j["channels"] = channels;
+    j["ch_mult"] = ch_mult;
+    j["num_res_blocks"] = num_res_blocks;
+    j["mid_attention"] = mid_attention;
+    j["attn_levels"] = attn_levels;
+    j["groups"] = groups;
+    j["n"] = n;
+    j["K"] = K;
+    j["steps"] = steps;
+    j["solver"] = solver;
+    j["alpha"] = alpha;
+    return j;
+}
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
+    if (!j.is_object()) throw Error("model config: expected a JSON object");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        bool known = false;
+        for (const auto& f : kFields) known = known || f == it.key();
+        if (!known) throw Error("model config: unknown field '" + it.key() + "'");
+    }
+    ModelConfig c;
+    // A known preset name is the starting point: a config may name a preset and change a few fields.
+    if (j.contains("preset")) {
+        if (!j["preset"].is_string()) throw Error("model config: field 'preset': expected a string");
+        std::string p = j["preset"].get<std::string>();
+        for (const auto& name : preset_names())
+            if (name == p) c = preset_config(p);
+        c.preset = p;
+    }
+    auto get_int = [&](const char* key, int& out) {
+        if (!j.contains(key)) return;
+        const auto& v = j[key];
+        if (!v.is_number_integer()) throw Error(std::string("model config: field '") + key + "': expected an integer");
+        auto x = v.get<int64_t>();
+        if (x < INT_MIN || x > INT_MAX) throw Error(std::string("model config: field '") + key + "': out of range");
+        out = static_cast<int>(x);
+    };
+    auto get_ints = [&](const char* key, std::vector<int>& out) {
+        if (!j.contains(key)) return;
+        const auto& v = j[key];
+        if (!v.is_array()) throw Error(std::string("model config: field '") + key + "': expected an array of integers");
+        out.clear();
+        for (const auto& e : v) {
+            if (!e.is_number_integer())
+                throw Error(std::string("model config: field '") + key + "': expected an array of integers");
+            auto x = e.get<int64_t>();
+            if (x < INT_MIN || x > INT_MAX) throw Error(std::string("model config: field '") + key + "': out of range");
+            out.push_back(static_cast<int>(x));
+        }
+    };
+    get_int("in_channels", c.in_channels);
+    get_int("channels", c.channels);
+    get_ints("ch_mult", c.ch_mult);
+    get_int("num_res_blocks", c.num_res_blocks);
+    if (j.contains("mid_attention")) {
+        if (!j["mid_attention"].is_boolean()) throw Error("model config: field 'mid_attention': expected true or false");
+        c.mid_attention = j["mid_attention"].get<bool>();
+    }
+    get_ints("attn_levels", c.attn_levels);
+    get_int("groups", c.groups);
+    get_int("n", c.n);
+    get_int("K", c.K);
+    get_int("steps", c.steps);
+    if (j.contains("solver")) {
+        if (!j["solver"].is_string()) throw Error("model config: field 'solver': expected a string");
+        c.solver = j["solver"].get<std::string>();
+    }
+    if (j.contains("alpha")) {
+        if (!j["alpha"].is_number()) throw Error("model config: field 'alpha': expected a number");
+        c.alpha = j["alpha"].get<float>();
+    }
+    c.validate();
+    return c;
+}
+
+void ModelConfig::validate() const {
+    auto bad = [](const std::string& why) { throw Error("model config: " + why); };
+    if (in_channels != 3) bad("in_channels must be 3 (RGB), got " + std::to_string(in_channels));
+    if (channels < 1 || channels > 4096) bad("channels must be in 1..4096, got " + std::to_string(channels));
+    if (ch_mult.empty()) bad("ch_mult must have at least one level");
+    if (ch_mult.size() > 11) bad("ch_mult has " + std::to_string(ch_mult.size()) + " levels (at most 11, d <= 10)");
+    for (int m : ch_mult)
+        if (m < 1 || m > 64) bad("ch_mult entries must be in 1..64, got [" + join_ints(ch_mult) + "]");
+    if (num_res_blocks < 1 || num_res_blocks > 16)
+        bad("num_res_blocks must be in 1..16, got " + std::to_string(num_res_blocks));
+    for (int l : attn_levels)
+        if (l < 0 || l > d()) bad("attn_levels entries must be in 0.." + std::to_string(d()) + ", got " + std::to_string(l));
+    if (groups < 1) bad("groups must be at least 1, got " + std::to_string(groups));
+    if (n < 1) bad("n must be at least 1, got " + std::to_string(n));
+    int m = static_cast<int>(std::lround(std::sqrt(static_cast<double>(n))));
+    if (m * m != n) bad("n must be a perfect square (2-D DCT dictionary), got " + std::to_string(n));
+    if (K < 1 || K > 65535) bad("K must be in 1..65535, got " + std::to_string(K));
+    if (steps < 1 || steps > 100000) bad("steps must be in 1..100000, got " + std::to_string(steps));
+    if (solver != "lista" && solver != "ista" && solver != "fista")
+        bad("solver must be lista, ista or fista, got '" + solver + "'");
+    if (!std::isfinite(alpha) || alpha < 0) bad("alpha must be a finite number >= 0");
+}
+
+std::vector<std::string> ModelConfig::preset_names() {
+    return {"paper-f8", "paper-f16", "paper-f64", "paper-f256", "cpu-f8", "tiny"};
+}
+
+ModelConfig ModelConfig::preset_config(const std::string& name) {
+    ModelConfig c;  // defaults: C'=128, n=256, K=512, s=16, GroupNorm(32), mid attention
+    c.preset = name;
+    if (name == "paper-f8") {
+        c.ch_mult = {1, 2, 2, 4};
+    } else if (name == "paper-f16") {
+        c.ch_mult = {1, 1, 2, 2, 4};
+    } else if (name == "paper-f64") {
+        c.ch_mult = {1, 1, 2, 2, 4, 4, 4};
+    } else if (name == "paper-f256") {
+        c.ch_mult = {1, 1, 2, 2, 2, 4, 4, 4, 4};
+    } else if (name == "cpu-f8") {
+        // The default model: d = 3 like paper-f8, narrow enough that encode+decode of a 256x256 image runs
+        // in a fraction of a second on two cores.
+        c.channels = 32;
+        c.ch_mult = {1, 2, 2, 4};
+        c.groups = 16;
+    } else if (name == "tiny") {
+        // For tests: d = 2, a handful of channels, n = 16 (4x4 DCT), K = 32, s = 4.
+        c.channels = 8;
+        c.ch_mult = {1, 2, 2};
+        c.groups = 4;
+        c.n = 16;
+        c.K = 32;
+        c.steps = 4;
+    } else {
+        std::string names;
+        for (const auto& p : preset_names()) names += (names.empty() ? "" : ", ") + p;
+        throw UsageError("unknown preset '" + name + "' (known: " + names + ")");
+    }
+    return c;
+}
+
+Device parse_device(const std::string& s) {
+    if (s == "cpu") return Device::CPU;
+    if (s == "cuda") return Device::CUDA;
+    throw UsageError("--device: expected cpu or cuda, got '" + s + "'");
+}
+
+std::string default_model_path() {
+    if (const char* env = std::getenv("SCVAE_MODEL"); env && *env) return env;
+    std::vector<std::string> candidates;
+    char buf[PATH_MAX];
+    ssize_t len = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (len > 0) {
+        std::string exe(buf, static_cast<size_t>(len));
+        auto slash = exe.rfind('/');
+        if (slash != std::string::npos)
+            candidates.push_back(exe.substr(0, slash) + "/../share/scvae/models/default.scvm");
+    }
+#ifdef SCVAE_SOURCE_MODELS_DIR
+    candidates.push_back(std::string(SCVAE_SOURCE_MODELS_DIR) + "/default.scvm");
+#endif
+#ifdef SCVAE_INSTALL_MODELS_DIR
+    candidates.push_back(std::string(SCVAE_INSTALL_MODELS_DIR) + "/default.scvm");
+#endif
+    for (const auto& c : candidates)
+        if (file_exists(c)) return c;
+    std::string looked;
+    for (const auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c;
+    throw Error("no model file found (looked for " + looked +
+                "); pass --model FILE or set SCVAE_MODEL (a model is made by scvae-train, or an untrained one by "
+                "'scvae-model init')");
+}
+
+}  // namespace scvae

@@ -1,0 +1,558 @@
+// torch_codec.cpp - the model file, the fingerprint, image <-> tensor and the Codec (images <-> code records).
+//
+// Model file layout (".scvm", version 1; all integers little-endian):
+//
+//   offset 0   8 bytes   magic "SCVAEMDL"
+//          8   u32       format version (1)
+//         12   u32       J: length of the JSON header in bytes
+//         16   J bytes   UTF-8 JSON header:
+//                          {"format":"scvae-model","version":1,
+//                           "config":{...ModelConfig...},
+//                           "fingerprint":"<16 hex digits>",
+//                           "meta":{...free-form...},
+//                           "tensors":[{"name":"encoder.body.0.weight","shape":[32,3,3,3],"dtype":"f32"|"f16",
+//                                       "offset":0,"bytes":3456,"buffer":false}, ...]}
+//     16 + J   data      raw little-endian tensor data; "offset" counts from the start of this section,
+//                        tensors are stored back to back in the listed order
+//       end-4  u32       CRC-32 (zlib) of every byte before it
+//
+// Every parameter and buffer of the network is stored under its LibTorch name (named_parameters() then
+// named_buffers()). With half-precision storage the parameters are stored as IEEE binary16; buffers (the fixed
+// DCT dictionary) always as f32. The fingerprint (compute_fingerprint) is a 64-bit FNV-1a hash of the
+// canonical config JSON and every tensor's name, shape and float32 bytes *as stored*, i.e. after rounding to
+// the stored precision, so save -> load -> fingerprint gives the same value. Loading checks, in order: magic,
+// version, sizes, JSON, CRC, config, tensor names and shapes, and the fingerprint.
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <sstream>
+
+#include "scvae/error.h"
+#include "scvae/io.h"
+#include "scvae_torch.h"
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the model file reader assumes a little-endian host");
+
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace scvae {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+constexpr char kMagic[8] = {'S', 'C', 'V', 'A', 'E', 'M', 'D', 'L'};
+constexpr uint32_t kFileVersion = 1;
+
+struct NamedTensor {
+    std::string name;
+    torch::Tensor t;
+    bool buffer = false;
+};
+
+std::vector<NamedTensor> named_tensors(SCVAE& net) {
+    std::vector<NamedTensor> v;
+    for (const auto& p : net->named_parameters(true)) v.push_back({p.key(), p.value(), false});
+    for (const auto& b : net->named_buffers(true)) v.push_back({b.key(), b.value(), true});
+    return v;
+}
+
+struct Fnv {
+    uint64_t h = 1469598103934665603ULL;
+    void add(const void* data, size_t n) {
+        const auto* p = static_cast<const uint8_t*>(data);
+        uint64_t x = h;
+        for (size_t i = 0; i < n; ++i) {
+            x ^= p[i];
+            x *= 1099511628211ULL;
+        }
+        h = x;
+    }
+    std::string hex() const {
+        char buf[17];
+        std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+        return buf;
+    }
+};
+
+// Fingerprint of a config and a list of float32 CPU tensors (already rounded to their stored precision).
+std::string fingerprint_of(const ModelConfig& cfg, const std::vector<NamedTensor>& tensors) {
+    Fnv f;
+    std::string cj = cfg.to_json().dump();
+    f.add(cj.data(), cj.size());
+    for (const auto& nt : tensors) {
+        f.add(nt.name.data(), nt.name.size() + 1);  // with the terminating NUL
+        auto t = nt.t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+        int64_t dims = t.dim();
+        f.add(&dims, sizeof(dims));
+        for (auto s : t.sizes()) {
+            int64_t x = s;
+            f.add(&x, sizeof(x));
+        }
+        f.add(t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
+    }
+    return f.hex();
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+uint32_t read_u32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+uint32_t crc32_of(const uint8_t* data, size_t size) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (size > 0) {
+        uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+        c = crc32(c, data, chunk);
+        data += chunk;
+        size -= chunk;
+    }
+    return static_cast<uint32_t>(c);
+}
+
+struct TensorEntry {
+    std::string name;
+    std::vector<int64_t> shape;
+    bool half = false;
+    bool buffer = false;
+    uint64_t offset = 0, bytes = 0;
+};
+
+// A checked model file: header fields and where the tensor data lies.
+struct ParsedFile {
+    std::vector<uint8_t> bytes;
+    nlohmann::json header;
+    ModelConfig cfg;
+    std::string fingerprint;
+    nlohmann::json meta;
+    std::vector<TensorEntry> tensors;
+    size_t data_start = 0;
+};
+
+ParsedFile parse_model_file(const std::string& path) {
+    ParsedFile pf;
+    pf.bytes = read_file(path);
+    const std::string name = display_name(path);
+    auto fail = [&](const std::string& why) -> Error { return error_at(name, why); };
+    const auto& b = pf.bytes;
+    const size_t size = b.size();
+    size_t magic_cmp = std::min<size_t>(size, sizeof(kMagic));
+    if (size == 0 || std::memcmp(b.data(), kMagic, magic_cmp) != 0) throw fail("not a scvae model file");
+    if (size < 16) throw fail("truncated model file");
+    uint32_t version = read_u32(&b[8]);
+    if (version != kFileVersion) throw fail("unsupported model file version " + std::to_string(version));
+    uint64_t jlen = read_u32(&b[12]);
+    if (16 + jlen + 4 > size) throw fail("truncated model file");
+    auto whole_crc_ok = [&]() { return crc32_of(b.data(), size - 4) == read_u32(&b[size - 4]); };
+    try {
+        pf.header = nlohmann::json::parse(b.begin() + 16, b.begin() + 16 + static_cast<std::ptrdiff_t>(jlen));
+    } catch (const nlohmann::json::exception& e) {
+        if (!whole_crc_ok()) throw fail("model file checksum mismatch");
+        throw fail(std::string("corrupt model file header (") + e.what() + ")");
+    }
+    const auto& h = pf.header;
+    auto header_error = [&](const std::string& why) -> Error {
+        if (!whole_crc_ok()) return fail("model file checksum mismatch");
+        return fail("corrupt model file header (" + why + ")");
+    };
+    if (!h.is_object() || !h.contains("format") || h["format"] != "scvae-model") throw fail("not a scvae model file");
+    if (!h.contains("tensors") || !h["tensors"].is_array()) throw header_error("no tensor list");
+    uint64_t data_bytes = 0;
+    try {
+        for (const auto& t : h["tensors"]) {
+            TensorEntry e;
+            e.name = t.at("name").get<std::string>();
+            e.shape = t.at("shape").get<std::vector<int64_t>>();
+            std::string dt = t.at("dtype").get<std::string>();
+            if (dt != "f32" && dt != "f16") throw header_error("tensor " + e.name + " has unknown dtype '" + dt + "'");
+            e.half = dt == "f16";
+            e.buffer = t.value("buffer", false);
+            e.offset = t.at("offset").get<uint64_t>();
+            e.bytes = t.at("bytes").get<uint64_t>();
+            uint64_t numel = 1;
+            for (auto s : e.shape) {
+                if (s < 0 || s > (int64_t(1) << 40)) throw header_error("tensor " + e.name + " has a bad shape");
+                numel *= static_cast<uint64_t>(s);
+            }
+            if (numel * (e.half ? 2 : 4) != e.bytes) throw header_error("tensor " + e.name + " has a bad byte count");
+            if (e.offset > (uint64_t(1) << 48) || e.bytes > (uint64_t(1) << 48))
+                throw header_error("tensor " + e.name + " lies outside the file");
+            data_bytes = std::max(data_bytes, e.offset + e.bytes);
+            pf.tensors.push_back(std::move(e));
+        }
+        pf.fingerprint = h.at("fingerprint").get<std::string>();
+        pf.meta = h.value("meta", nlohmann::json::object());
+    } catch (const nlohmann::json::exception& e) {
+        throw header_error(e.what());
+    }
+    pf.data_start = 16 + jlen;
+    uint64_t expected = 16 + jlen + data_bytes + 4;
+    if (size < expected) throw fail("truncated model file");
+    if (size > expected) throw fail("model file has " + std::to_string(size - expected) + " bytes of trailing data");
+    if (!whole_crc_ok()) throw fail("model file checksum mismatch");
+    if (h.contains("version") && h["version"] != kFileVersion)
+        throw fail("unsupported model file version " + h["version"].dump());
+    if (!h.contains("config")) throw fail("corrupt model file header (no config)");
+    try {
+        pf.cfg = ModelConfig::from_json(h["config"]);
+    } catch (const Error& e) {
+        throw fail(e.what());
+    } catch (const UsageError& e) {
+        throw fail(e.what());
+    }
+    return pf;
+}
+
+torch::Device to_torch_device(Device d) {
+    if (d == Device::CUDA) {
+        if (!torch::cuda::is_available()) throw Error("CUDA requested but this LibTorch has no CUDA device");
+        return torch::Device(torch::kCUDA);
+    }
+    return torch::Device(torch::kCPU);
+}
+
+// Pads 1 x 3 x H x W on the right/bottom: reflect, or replicate when the image is smaller than the pad.
+torch::Tensor pad_image(const torch::Tensor& t, int pad_right, int pad_bottom) {
+    if (pad_right == 0 && pad_bottom == 0) return t;
+    bool reflect = pad_right < t.size(3) && pad_bottom < t.size(2);
+    auto opt = F::PadFuncOptions({0, pad_right, 0, pad_bottom});
+    if (reflect)
+        opt.mode(torch::kReflect);
+    else
+        opt.mode(torch::kReplicate);
+    return F::pad(t, opt);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+
+std::string compute_fingerprint(const ModelConfig& cfg, SCVAE& net) {
+    torch::NoGradGuard ng;
+    return fingerprint_of(cfg, named_tensors(net));
+}
+
+void save_model_file(const std::string& path, const ModelConfig& cfg, SCVAE& net, const nlohmann::json& meta,
+                     bool half) {
+    torch::NoGradGuard ng;
+    auto tensors = named_tensors(net);
+    // Tensors as they will be stored (and read back): float32 CPU, parameters rounded to f16 when asked.
+    std::vector<NamedTensor> stored;
+    std::vector<torch::Tensor> raw;  // the bytes to write
+    for (const auto& nt : tensors) {
+        auto t = nt.t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+        bool h = half && !nt.buffer;
+        if (h) {
+            auto th = t.to(torch::kHalf).contiguous();
+            raw.push_back(th);
+            stored.push_back({nt.name, th.to(torch::kFloat32), nt.buffer});
+        } else {
+            raw.push_back(t);
+            stored.push_back({nt.name, t, nt.buffer});
+        }
+    }
+    nlohmann::json header;
+    header["format"] = "scvae-model";
+    header["version"] = kFileVersion;
+    header["config"] = cfg.to_json();
+    header["fingerprint"] = fingerprint_of(cfg, stored);
+    header["meta"] = meta.is_null() ? nlohmann::json::object() : meta;
+    nlohmann::json list = nlohmann::json::array();
+    uint64_t offset = 0;
+    for (size_t i = 0; i < stored.size(); ++i) {
+        uint64_t nbytes = static_cast<uint64_t>(raw[i].numel()) * raw[i].element_size();
+        list.push_back({{"name", stored[i].name},
+                        {"shape", raw[i].sizes().vec()},
+                        {"dtype", raw[i].scalar_type() == torch::kHalf ? "f16" : "f32"},
+                        {"offset", offset},
+                        {"bytes", nbytes},
+                        {"buffer", stored[i].buffer}});
+        offset += nbytes;
+    }
+    header["tensors"] = list;
+    std::string js = header.dump();
+    std::vector<uint8_t> out;
+    out.reserve(16 + js.size() + offset + 4);
+    out.insert(out.end(), kMagic, kMagic + 8);
+    auto put_u32 = [&](uint32_t v) {
+        uint8_t b[4];
+        std::memcpy(b, &v, 4);
+        out.insert(out.end(), b, b + 4);
+    };
+    put_u32(kFileVersion);
+    put_u32(static_cast<uint32_t>(js.size()));
+    out.insert(out.end(), js.begin(), js.end());
+    for (const auto& r : raw) {
+        const auto* p = static_cast<const uint8_t*>(r.data_ptr());
+        out.insert(out.end(), p, p + r.numel() * r.element_size());
+    }
+    put_u32(crc32_of(out.data(), out.size()));
+    write_file_atomic(path, out.data(), out.size());
+}
+
+void save_model_file(const std::string& path, const ModelConfig& cfg, SCVAE& net, const nlohmann::json& meta) {
+    save_model_file(path, cfg, net, meta, false);
+}
+
+std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Device device) {
+    ParsedFile pf = parse_model_file(path);
+    const std::string name = display_name(path);
+    auto impl = std::make_unique<Codec::Impl>();
+    impl->cfg = pf.cfg;
+    impl->meta = pf.meta;
+    impl->net = SCVAE(pf.cfg);
+    impl->net->eval();
+    {
+        torch::NoGradGuard ng;
+        std::map<std::string, const TensorEntry*> by_name;
+        for (const auto& e : pf.tensors) {
+            if (by_name.count(e.name)) throw error_at(name, "tensor " + e.name + " appears twice");
+            by_name[e.name] = &e;
+        }
+        auto tensors = named_tensors(impl->net);
+        for (const auto& nt : tensors) {
+            auto it = by_name.find(nt.name);
+            if (it == by_name.end()) throw error_at(name, "tensor " + nt.name + " is missing from the model file");
+            const TensorEntry& e = *it->second;
+            auto want = nt.t.sizes().vec();
+            if (e.shape != want)
+                throw error_at(name, "tensor " + e.name + " has shape " + shape_str(e.shape) + ", config expects " +
+                                         shape_str(want));
+            const uint8_t* p = pf.bytes.data() + pf.data_start + e.offset;
+            auto src = torch::from_blob(const_cast<uint8_t*>(p), e.shape, e.half ? torch::kHalf : torch::kFloat32)
+                           .to(torch::kFloat32);
+            nt.t.copy_(src);
+            by_name.erase(it);
+        }
+        if (!by_name.empty())
+            throw error_at(name, "tensor " + by_name.begin()->first + " does not belong to this model's config");
+    }
+    impl->fingerprint = compute_fingerprint(impl->cfg, impl->net);
+    if (impl->fingerprint != pf.fingerprint)
+        throw error_at(name, "fingerprint mismatch (the header says " + pf.fingerprint + ", the weights give " +
+                                 impl->fingerprint + ")");
+    impl->net->to(device);
+    impl->device = device;
+    return impl;
+}
+
+ModelInfo read_model_info(const std::string& path) {
+    ParsedFile pf = parse_model_file(path);
+    ModelInfo info;
+    info.config = pf.cfg;
+    info.fingerprint = pf.fingerprint;
+    info.meta = pf.meta;
+    for (const auto& e : pf.tensors) {
+        if (e.buffer) continue;
+        uint64_t n = 1;
+        for (auto s : e.shape) n *= static_cast<uint64_t>(s);
+        info.parameters += n;
+    }
+    return info;
+}
+
+void set_threads(int n) {
+    if (n <= 0) n = available_cpus();
+    torch::set_num_threads(n);
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Image <-> tensor
+
+torch::Tensor image_to_tensor(const Image& rgb) {
+    if (rgb.channels != 3) throw Error("image_to_tensor: expected an RGB image");
+    if (rgb.data.size() != rgb.pixels() * 3) throw Error("image_to_tensor: pixel data has the wrong size");
+    auto t = torch::from_blob(const_cast<float*>(rgb.data.data()), {rgb.height, rgb.width, 3}, torch::kFloat32);
+    return (t.permute({2, 0, 1}) * 2.0 - 1.0).unsqueeze(0).contiguous();
+}
+
+Image tensor_to_image(const torch::Tensor& t) {
+    auto x = t.detach();
+    if (x.dim() == 4) x = x.squeeze(0);
+    if (x.dim() != 3 || x.size(0) != 3) throw Error("tensor_to_image: expected 3 x H x W");
+    x = ((x.to(torch::kCPU, torch::kFloat32) + 1.0) * 0.5).clamp(0.0, 1.0).permute({1, 2, 0}).contiguous();
+    Image img;
+    img.height = static_cast<int>(x.size(0));
+    img.width = static_cast<int>(x.size(1));
+    img.channels = 3;
+    img.data.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+    return img;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Codec
+
+Codec::Codec(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Codec::Codec(Codec&&) noexcept = default;
+Codec& Codec::operator=(Codec&&) noexcept = default;
+Codec::~Codec() = default;
+
+Codec Codec::load(const std::string& path, Device device) {
+    torch::Device dev = to_torch_device(device);
+    return Codec(load_model_file(path, dev));
+}
+
+Codec Codec::init(const ModelConfig& cfg, uint64_t seed, Device device) {
+    torch::Device dev = to_torch_device(device);
+    cfg.validate();
+    torch::manual_seed(seed);
+    auto impl = std::make_unique<Impl>();
+    impl->cfg = cfg;
+    impl->net = SCVAE(cfg);
+    impl->net->eval();
+    impl->fingerprint = compute_fingerprint(cfg, impl->net);
+    impl->meta = nlohmann::json{{"init_seed", seed}};
+    impl->net->to(dev);
+    impl->device = dev;
+    return Codec(std::move(impl));
+}
+
+const ModelConfig& Codec::config() const { return impl_->cfg; }
+const std::string& Codec::fingerprint() const { return impl_->fingerprint; }
+const nlohmann::json& Codec::meta() const { return impl_->meta; }
+
+void Codec::save(const std::string& path, const nlohmann::json& meta) const { save(path, meta, false); }
+
+void Codec::save(const std::string& path, const nlohmann::json& meta, bool half) const {
+    save_model_file(path, impl_->cfg, impl_->net, meta.is_null() ? impl_->meta : meta, half);
+}
+
+std::vector<CodeRecord> Codec::encode(const std::vector<Image>& images, const std::vector<std::string>& names) {
+    c10::InferenceMode guard;
+    const ModelConfig& cfg = impl_->cfg;
+    const int f = cfg.factor();
+    std::vector<CodeRecord> recs(images.size());
+    // Group by padded size, keeping input order inside each group.
+    std::map<std::pair<int, int>, std::vector<size_t>> groups;
+    for (size_t i = 0; i < images.size(); ++i) {
+        const Image& img = images[i];
+        const std::string nm = i < names.size() ? names[i] : std::string();
+        if (img.width <= 0 || img.height <= 0) throw error_at(nm, "empty image");
+        if (img.channels < 1 || img.channels > 4 || img.data.size() != img.pixels() * img.channels)
+            throw error_at(nm, "bad image data");
+        CodeRecord& r = recs[i];
+        r.fingerprint = impl_->fingerprint;
+        r.n = static_cast<uint32_t>(cfg.n);
+        r.K = static_cast<uint32_t>(cfg.K);
+        r.d = static_cast<uint32_t>(cfg.d());
+        r.source = nm;
+        r.image_width = static_cast<uint32_t>(img.width);
+        r.image_height = static_cast<uint32_t>(img.height);
+        r.image_channels = img.channels <= 2 ? 1 : 3;
+        int pw = (img.width + f - 1) / f * f, ph = (img.height + f - 1) / f * f;
+        r.pad_right = static_cast<uint32_t>(pw - img.width);
+        r.pad_bottom = static_cast<uint32_t>(ph - img.height);
+        r.grid_w = static_cast<uint32_t>(pw / f);
+        r.grid_h = static_cast<uint32_t>(ph / f);
+        groups[{ph, pw}].push_back(i);
+    }
+    const int64_t max_batch_pixels = int64_t(8) * 256 * 256;
+    for (const auto& [size, idx] : groups) {
+        const int64_t px = int64_t(size.first) * size.second;
+        const size_t per_batch = static_cast<size_t>(std::max<int64_t>(1, max_batch_pixels / px));
+        for (size_t start = 0; start < idx.size(); start += per_batch) {
+            size_t end = std::min(idx.size(), start + per_batch);
+            std::vector<torch::Tensor> xs;
+            for (size_t k = start; k < end; ++k) {
+                const Image& img = images[idx[k]];
+                torch::Tensor t = img.channels == 3 ? image_to_tensor(img) : image_to_tensor(to_rgb(img));
+                xs.push_back(pad_image(t, static_cast<int>(recs[idx[k]].pad_right),
+                                       static_cast<int>(recs[idx[k]].pad_bottom)));
+            }
+            auto x = torch::cat(xs, 0).to(impl_->device);
+            auto z = impl_->net->encode_codes(x).to(torch::kCPU, torch::kFloat32).contiguous();
+            const float* base = z.data_ptr<float>();
+            for (size_t k = start; k < end; ++k) {
+                CodeRecord& r = recs[idx[k]];
+                size_t positions = r.positions();
+                r.set_dense(base + (k - start) * positions * cfg.K, positions, r.K);
+            }
+        }
+    }
+    return recs;
+}
+
+namespace {
+
+void check_record(const CodeRecord& r, const ModelConfig& cfg) {
+    if (r.n != static_cast<uint32_t>(cfg.n) || r.K != static_cast<uint32_t>(cfg.K) ||
+        r.d != static_cast<uint32_t>(cfg.d())) {
+        std::ostringstream m;
+        m << "record was made by a model with n=" << r.n << ", K=" << r.K << ", d=" << r.d << "; this model has n="
+          << cfg.n << ", K=" << cfg.K << ", d=" << cfg.d();
+        throw Error(m.str());
+    }
+    r.validate();
+    const uint64_t f = cfg.factor();
+    if (r.image_width == 0 || r.image_height == 0 ||
+        uint64_t(r.grid_w) * f != uint64_t(r.image_width) + r.pad_right ||
+        uint64_t(r.grid_h) * f != uint64_t(r.image_height) + r.pad_bottom) {
+        std::ostringstream m;
+        m << "record grid " << r.grid_w << "x" << r.grid_h << " does not fit image size " << r.image_width << "x"
+          << r.image_height << " with padding " << r.pad_right << "," << r.pad_bottom << " for d=" << cfg.d();
+        throw Error(m.str());
+    }
+}
+
+}  // namespace
+
+std::vector<Image> Codec::decode(const std::vector<CodeRecord>& recs) {
+    c10::InferenceMode guard;
+    const ModelConfig& cfg = impl_->cfg;
+    for (const auto& r : recs) check_record(r, cfg);
+    std::vector<Image> out(recs.size());
+    std::map<std::pair<uint32_t, uint32_t>, std::vector<size_t>> groups;
+    for (size_t i = 0; i < recs.size(); ++i) groups[{recs[i].grid_h, recs[i].grid_w}].push_back(i);
+    const int64_t max_batch_positions = int64_t(8) * 32 * 32;
+    for (const auto& [grid, idx] : groups) {
+        const int64_t pos = int64_t(grid.first) * grid.second;
+        const size_t per_batch = static_cast<size_t>(std::max<int64_t>(1, max_batch_positions / pos));
+        for (size_t start = 0; start < idx.size(); start += per_batch) {
+            size_t end = std::min(idx.size(), start + per_batch);
+            auto z = torch::zeros({static_cast<int64_t>(end - start), grid.first, grid.second, cfg.K}, torch::kFloat32);
+            float* base = z.data_ptr<float>();
+            for (size_t k = start; k < end; ++k) {
+                const CodeRecord& r = recs[idx[k]];
+                float* zb = base + (k - start) * static_cast<size_t>(pos) * cfg.K;
+                for (size_t p = 0; p < r.positions(); ++p)
+                    for (uint32_t e = r.row_ptr[p]; e < r.row_ptr[p + 1]; ++e)
+                        zb[p * cfg.K + r.indices[e]] = r.values[e];
+            }
+            auto x = impl_->net->decode_codes(z.to(impl_->device)).to(torch::kCPU);
+            for (size_t k = start; k < end; ++k) {
+                const CodeRecord& r = recs[idx[k]];
+                auto crop = x[static_cast<int64_t>(k - start)]
+                                .slice(1, 0, r.image_height)
+                                .slice(2, 0, r.image_width);
+                out[idx[k]] = tensor_to_image(crop);
+            }
+        }
+    }
+    return out;
+}
+
+Image Codec::decode(const CodeRecord& rec) {
+    // One record: avoid copying it into a vector.
+    c10::InferenceMode guard;
+    const ModelConfig& cfg = impl_->cfg;
+    check_record(rec, cfg);
+    auto z = torch::zeros({1, rec.grid_h, rec.grid_w, cfg.K}, torch::kFloat32);
+    float* zb = z.data_ptr<float>();
+    for (size_t p = 0; p < rec.positions(); ++p)
+        for (uint32_t e = rec.row_ptr[p]; e < rec.row_ptr[p + 1]; ++e) zb[p * cfg.K + rec.indices[e]] = rec.values[e];
+    auto x = impl_->net->decode_codes(z.to(impl_->device)).to(torch::kCPU);
+    return tensor_to_image(x[0].slice(1, 0, rec.image_height).slice(2, 0, rec.image_width));
+}
+
+}  // namespace scvae
