@@ -23,6 +23,10 @@
 
 #include <nlohmann/json.hpp>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include "scvae/error.h"
 
 namespace scvae {
@@ -164,17 +168,6 @@ size_t position_of(const std::vector<uint32_t>& row_ptr, size_t j) {
     return it == row_ptr.begin() ? 0 : size_t(it - row_ptr.begin()) - 1;
 }
 
-// Checks that every value fits binary16 (|v| <= 65504 after rounding); "" if so.
-std::string check_half_range(const CodeRecord& r) {
-    for (size_t j = 0; j < r.values.size(); ++j) {
-        const uint16_t h = float_to_half(r.values[j]);
-        if ((h & 0x7c00) == 0x7c00)
-            return "value " + float_text(r.values[j]) + " at position " + position_text(position_of(r.row_ptr, j)) +
-                   " does not fit half precision (largest finite value 65504)";
-    }
-    return "";
-}
-
 // Preamble and header of a binary record (everything before the CSR arrays).
 std::vector<uint8_t> binary_head(const CodeRecord& r, bool half) {
     std::vector<uint8_t> b;
@@ -195,10 +188,56 @@ std::vector<uint8_t> binary_head(const CodeRecord& r, bool half) {
     return b;
 }
 
+// Array conversions: the F16C instructions where the CPU has them (same results: round to nearest even,
+// subnormals kept), else the portable functions below.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx,f16c"))) void floats_to_halves_f16c(const float* in, uint16_t* out, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
+    }
+    for (; i < n; ++i) out[i] = float_to_half(in[i]);
+}
+__attribute__((target("avx,f16c"))) void halves_to_floats_f16c(const uint16_t* in, float* out, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))));
+    for (; i < n; ++i) out[i] = half_to_float(in[i]);
+}
+bool have_f16c() {
+    static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+    return yes;
+}
+#else
+bool have_f16c() { return false; }
+void floats_to_halves_f16c(const float*, uint16_t*, size_t) {}
+void halves_to_floats_f16c(const uint16_t*, float*, size_t) {}
+#endif
+
+void floats_to_halves(const float* in, uint16_t* out, size_t n) {
+    if (have_f16c()) return floats_to_halves_f16c(in, out, n);
+    for (size_t i = 0; i < n; ++i) out[i] = float_to_half(in[i]);
+}
+
+void halves_to_floats(const uint16_t* in, float* out, size_t n) {
+    if (have_f16c()) return halves_to_floats_f16c(in, out, n);
+    for (size_t i = 0; i < n; ++i) out[i] = half_to_float(in[i]);
+}
+
 std::vector<uint16_t> to_half_array(const std::vector<float>& v) {
     std::vector<uint16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); ++i) h[i] = float_to_half(v[i]);
+    floats_to_halves(v.data(), h.data(), v.size());
     return h;
+}
+
+// Why a record's values do not fit binary16 (its converted values `h` hold an infinity); "" if they do.
+std::string half_overflow(const CodeRecord& r, const std::vector<uint16_t>& h) {
+    for (size_t j = 0; j < h.size(); ++j)
+        if ((h[j] & 0x7c00) == 0x7c00)
+            return "value " + float_text(r.values[j]) + " at position " + position_text(position_of(r.row_ptr, j)) +
+                   " does not fit half precision (largest finite value 65504)";
+    return "";
 }
 
 // The whole binary record, pieces kept apart so the writer can fwrite the big arrays straight from the record.
@@ -313,11 +352,18 @@ std::string json_line(const CodeRecord& r, bool half) {
     return out;
 }
 
-// Checks a record before writing; the reason without a prefix, "" if it can be written.
-std::string check_writable(const CodeRecord& r, bool half) {
-    std::string why = check_record(r);
-    if (why.empty() && half) why = check_half_range(r);
-    return why;
+// A record checked and turned into binary pieces; `why` says why it cannot be written ("" if it can).
+struct Prepared {
+    std::string why;
+    BinaryParts parts;
+};
+Prepared prepare(const CodeRecord& r, bool half) {
+    Prepared p;
+    p.why = check_record(r);
+    if (!p.why.empty()) return p;
+    p.parts = binary_parts(r, half);
+    if (half) p.why = half_overflow(r, p.parts.half_values);
+    return p;
 }
 
 // ---- JSON reading: a SAX handler that fills the record's arrays directly and keeps the scalars by path ----
@@ -594,13 +640,13 @@ void CodeRecord::validate() const {
 // ---- writing ----
 
 std::vector<uint8_t> serialize_record(const CodeRecord& rec, const CodeWriterOptions& opt) {
-    const std::string why = check_writable(rec, opt.half);
-    if (!why.empty()) throw Error(why);
+    Prepared prep = prepare(rec, opt.half);
+    if (!prep.why.empty()) throw Error(prep.why);
     if (opt.encoding == CodesEncoding::Json) {
         const std::string line = json_line(rec, opt.half);
         return std::vector<uint8_t>(line.begin(), line.end());
     }
-    BinaryParts parts = binary_parts(rec, opt.half);
+    BinaryParts& parts = prep.parts;
     std::vector<uint8_t> out = std::move(parts.head);
     append_array(out, rec.row_ptr);
     append_array(out, rec.indices);
@@ -616,8 +662,8 @@ CodeWriter::CodeWriter(FILE* f, std::string name, CodeWriterOptions opt)
     : f_(f), name_(std::move(name)), opt_(opt) {}
 
 void CodeWriter::write(const CodeRecord& rec) {
-    const std::string why = check_writable(rec, opt_.half);
-    if (!why.empty()) throw Error(name_ + ": record " + std::to_string(count_ + 1) + ": " + why);
+    const Prepared prep = prepare(rec, opt_.half);
+    if (!prep.why.empty()) throw Error(name_ + ": record " + std::to_string(count_ + 1) + ": " + prep.why);
     auto put = [&](const void* data, size_t size) {
         if (size == 0) return;
         if (std::fwrite(data, 1, size, f_) != size)
@@ -629,7 +675,7 @@ void CodeWriter::write(const CodeRecord& rec) {
         const std::string line = json_line(rec, opt_.half);
         put(line.data(), line.size());
     } else if constexpr (kLittleEndian) {
-        const BinaryParts parts = binary_parts(rec, opt_.half);
+        const BinaryParts& parts = prep.parts;
         put(parts.head.data(), parts.head.size());
         put(rec.row_ptr.data(), rec.row_ptr.size() * 4);
         put(rec.indices.data(), rec.indices.size() * 2);
@@ -809,8 +855,10 @@ bool CodeReader::next(CodeRecord& rec) {
                             ")" + (rp_ok ? " at position " + position_text(position_of(rec.row_ptr, sax.bad_index_at))
                                          : std::string()));
             }
-            if (rec.half)
-                for (float& v : rec.values) v = half_to_float(float_to_half(v));
+            if (rec.half) {
+                st.half_values = to_half_array(rec.values);
+                halves_to_floats(st.half_values.data(), rec.values.data(), rec.values.size());
+            }
             const std::string why = check_record(rec);
             if (!why.empty()) record_fail(why);
             if (const std::string* crc = get_string("crc32", false)) {
@@ -896,7 +944,7 @@ bool CodeReader::next(CodeRecord& rec) {
             if (crc != get_u32(crc_bytes)) record_fail("checksum mismatch");
             if (half) {
                 rec.values.resize(nnz);
-                for (size_t i = 0; i < nnz; ++i) rec.values[i] = half_to_float(st.half_values[i]);
+                halves_to_floats(st.half_values.data(), rec.values.data(), nnz);
             }
             rec.fingerprint = fingerprint_from_bytes(h);
             rec.n = get_u32(h + 8);
