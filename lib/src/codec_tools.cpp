@@ -15,6 +15,7 @@
 #include "scvae/error.h"
 #include "scvae/image.h"
 #include "scvae/model.h"
+#include "scvae/montage.h"
 
 namespace scvae {
 
@@ -183,7 +184,9 @@ private:
 namespace {
 
 Image ImageSink::make_montage_image() const {
-    throw Error("--montage: not built yet");  // MONTAGE-WIRING: replaced once scvae/montage.h lands
+    MontageOptions mo;
+    mo.gap = opt_.montage_gap;
+    return make_montage(tiles_, opt_.montage_cols, opt_.labels ? labels_ : std::vector<std::string>{}, mo);
 }
 
 }  // namespace

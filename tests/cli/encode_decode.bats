@@ -260,3 +260,16 @@ setup() {
     run bash -c "set -o pipefail; scvae-encode --json '$IMAGES/photo1.jpg' '$IMAGES/photo2.png' | head -c 10 >/dev/null"
     refute_output --partial "Broken pipe"
 }
+
+@test "decode --montage tiles every record into one labelled picture" {
+    scvae-encode -o three.scv "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg"
+    scvae-decode --montage 3 --gap 0 -o sheet.png three.scv
+    run -0 png_size sheet.png
+    assert_output "303 77"
+    scvae-decode --montage 3 --gap 4 --labels -o labelled.png three.scv
+    read -r w h < <(png_size labelled.png)
+    (( w == 303 + 4 * 4 ))
+    (( h > 77 + 8 ))     # a label band under the tiles
+    run -2 scvae-decode --labels -o x.png three.scv
+    assert_output --partial "--labels needs --montage"
+}
