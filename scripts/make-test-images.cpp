@@ -86,6 +86,36 @@ void write_progressive_jpeg(const std::string& name, const Image& img, int quali
     std::free(buf);
 }
 
+// cmyk.jpg: a flat 32x32 Adobe CMYK JPEG, stored (inverted, Photoshop-style) samples (255, 128, 64, 200),
+// which read as RGB (200, 100.4, 50.2) / 255.
+void write_cmyk_jpeg(const std::string& name) {
+    const int w = 32, h = 32;
+    std::vector<uint8_t> px;
+    for (int i = 0; i < w * h; ++i) px.insert(px.end(), {255, 128, 64, 200});
+    jpeg_compress_struct c;
+    jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    unsigned char* buf = nullptr;
+    unsigned long size = 0;
+    jpeg_mem_dest(&c, &buf, &size);
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);  // writes an Adobe marker for CMYK
+    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px.data() + c.next_scanline * w * 4;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    save_bytes(name, std::vector<uint8_t>(buf, buf + size));
+    std::free(buf);
+}
+
 // A PNG through libpng directly: palette, low bit depths, interlacing.
 struct RawPng {
     int width, height, bit_depth, color_type, interlace;
@@ -176,6 +206,7 @@ int main(int argc, char** argv) {
             scvae::write_image(out("baseline.jpg"), pa, o);
             write_progressive_jpeg("progressive.jpg", pa, 90);
             scvae::write_image(out("gray.jpg"), scvae::to_channels(pb, 1), o);
+            write_cmyk_jpeg("cmyk.jpg");
         }
         // palette.png: 32x32, 4-entry palette with transparency, index (x / 8 + y / 8) % 4.
         {

@@ -250,6 +250,16 @@ TEST(ImageRead, GrayscaleJpeg) {
     EXPECT_GT(hi, 0.6f);
 }
 
+TEST(ImageRead, AdobeCmykJpegConvertedToRgb) {
+    Image img = scvae::read_image(data("cmyk.jpg"));
+    ASSERT_EQ(img.channels, 3);
+    ASSERT_EQ(img.width, 32);
+    // Stored inverted CMYK (255, 128, 64, 200): RGB = C'K'/255 = (200, 100.4, 50.2).
+    EXPECT_NEAR(img.at(16, 16, 0), 200 / 255.0, 3 / 255.0);
+    EXPECT_NEAR(img.at(16, 16, 1), 100.4 / 255.0, 3 / 255.0);
+    EXPECT_NEAR(img.at(16, 16, 2), 50.2 / 255.0, 3 / 255.0);
+}
+
 TEST(ImageRead, PhotoFixturesForCliTests) {
     for (const char* name : {"photo1.jpg", "photo2.png", "photo3.jpg"}) {
         Image img = scvae::read_image(data(name));
