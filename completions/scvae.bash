@@ -41,3 +41,110 @@ _scvae_decode() {
     fi
 }
 complete -F _scvae_decode scvae-decode
+
+_scvae_metrics() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    COMPREPLY=()
+    case $prev in
+        -m|--model) shopt -s extglob; _scvae_files 'scvm'; return ;;
+        -c|--codes) shopt -s extglob; _scvae_files '@(scv|jsonl|json)'; return ;;
+        --lpips-model|--fid-model) shopt -s extglob; _scvae_files '@(pt|pth|ts)'; return ;;
+        -o|--output|--ref-list|--dist-list) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+        --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
+        --metrics) COMPREPLY=( $(compgen -W 'psnr mse ssim ms_ssim psnr,ssim psnr,ssim,ms_ssim' -- "$cur") ); return ;;
+        --check|-t|--threads) return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=( $(compgen -W '--ref-list --dist-list -c --codes --masks -m --model -f --force --metrics
+            --lpips-model --fid-model --tsv -s --summary --check -o --output -t --threads --device
+            -h --help --version' -- "$cur") )
+    else
+        shopt -s extglob; _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
+    fi
+}
+complete -F _scvae_metrics scvae-metrics
+
+_scvae_edit() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    COMPREPLY=()
+    case $prev in
+        -o|--output) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+        --set|--add|--scale|--at|--traverse|--from|--to|--steps) return ;;
+        --interpolate) shopt -s extglob; _scvae_files '@(scv|jsonl|json)'; return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=( $(compgen -W '--set --add --scale --at --traverse --from --to --interpolate --steps
+            -o --output --json --half -h --help --version' -- "$cur") )
+    else
+        shopt -s extglob; _scvae_files '@(scv|jsonl|json)'
+    fi
+}
+complete -F _scvae_edit scvae-edit
+
+_scvae_model() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    COMPREPLY=()
+    if (( COMP_CWORD == 1 )); then
+        COMPREPLY=( $(compgen -W 'init info -h --help --version' -- "$cur") )
+        return
+    fi
+    case ${COMP_WORDS[1]} in
+        init)
+            case $prev in
+                -p|--preset) COMPREPLY=( $(compgen -W 'paper-f8 paper-f16 paper-f64 paper-f256 cpu-f8 tiny' -- "$cur") ); return ;;
+                -c|--config) shopt -s extglob; _scvae_files 'json'; return ;;
+                -o|--output) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+                -s|--seed) return ;;
+            esac
+            COMPREPLY=( $(compgen -W '-p --preset -c --config -s --seed --half -o --output -h --help --version' -- "$cur") )
+            ;;
+        info)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=( $(compgen -W '-j --json -h --help --version' -- "$cur") )
+            else
+                shopt -s extglob; _scvae_files 'scvm'
+            fi
+            ;;
+    esac
+}
+complete -F _scvae_model scvae-model
+
+_scvae_cluster() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    COMPREPLY=()
+    case $prev in
+        -o|--output|--save-centroids) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+        --centroids) shopt -s extglob; _scvae_files 'scvk'; return ;;
+        --mosaic) shopt -s extglob; _scvae_files '@(png|PNG)'; return ;;
+        --images) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
+        -k|--clusters|--iters|--redo|--seed|--max-points|--rows|--per-row|--patch-scale|-t|--threads) return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=( $(compgen -W '-k --clusters --iters --redo --seed --max-points --spherical -o --output --tsv
+            --save-centroids --centroids --mosaic --rows --per-row --patch-scale --images -t --threads
+            -v --verbose -h --help --version' -- "$cur") )
+    else
+        shopt -s extglob; _scvae_files '@(scv|jsonl|json)'
+    fi
+}
+complete -F _scvae_cluster scvae-cluster
+
+_scvae_segment() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    COMPREPLY=()
+    case $prev in
+        --method) COMPREPLY=( $(compgen -W 'kmeans spectral' -- "$cur") ); return ;;
+        -m|--model) shopt -s extglob; _scvae_files 'scvm'; return ;;
+        -o|--output|--labels|--mask|--overlay) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+        --images) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
+        -k|--classes|--iters|--redo|--seed|--bndcon-threshold|--noise|-b|--batch|-t|--threads) return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=( $(compgen -W '--method -k --classes --iters --redo --seed --bndcon-threshold -m --model
+            --noise -o --output --labels --mask --overlay --images -b --batch -t --threads -h --help
+            --version' -- "$cur") )
+    else
+        shopt -s extglob; _scvae_files '@(scv|jsonl|json|png|jpg|jpeg|PNG|JPG|JPEG)'
+    fi
+}
+complete -F _scvae_segment scvae-segment

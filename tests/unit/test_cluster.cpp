@@ -1,0 +1,214 @@
+// Unit tests for scvae/cluster.h: FAISS k-means, assignment, centroid files.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <set>
+#include <unistd.h>
+
+#include "scvae/cluster.h"
+#include "scvae/error.h"
+
+using namespace scvae;
+
+namespace {
+
+// n points around each of `centres` (dim coordinates), noise sd 0.05; the label of point i is i % centres.
+std::vector<float> blobs(const std::vector<std::vector<float>>& centres, size_t per, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> nd(0.f, 0.05f);
+    size_t dim = centres[0].size();
+    std::vector<float> x;
+    for (size_t i = 0; i < per * centres.size(); ++i)
+        for (size_t j = 0; j < dim; ++j) x.push_back(centres[i % centres.size()][j] + nd(rng));
+    return x;
+}
+
+std::string tmp_path(const std::string& name) {
+    return ::testing::TempDir() + "/" + name + "." + std::to_string(::getpid());
+}
+
+}  // namespace
+
+TEST(KMeans, SeparatesWellSeparatedBlobs) {
+    std::vector<std::vector<float>> centres = {{0, 0, 0, 0}, {5, 0, 0, 0}, {0, 5, 0, 0}, {0, 0, 5, 5}};
+    std::vector<float> x = blobs(centres, 100, 7);
+    KMeansOptions o;
+    o.k = 4;
+    o.redo = 3;
+    std::vector<float> train = x;
+    Centroids c = kmeans_train(train.data(), 400, 4, o);
+    ASSERT_EQ(c.k, 4u);
+    ASSERT_EQ(c.dim, 4u);
+    ASSERT_EQ(c.data.size(), 16u);
+    std::vector<int64_t> lab(400);
+    std::vector<float> dist(400);
+    std::vector<float> q = x;
+    kmeans_assign(c, q.data(), 400, lab.data(), dist.data());
+    // Each true blob maps to one cluster, and the four clusters are distinct.
+    std::set<int64_t> used;
+    for (size_t b = 0; b < 4; ++b) {
+        for (size_t i = b; i < 400; i += 4) EXPECT_EQ(lab[i], lab[b]) << "point " << i;
+        used.insert(lab[b]);
+    }
+    EXPECT_EQ(used.size(), 4u);
+    // Each centroid lies near its blob's centre, and distances are small squared L2 distances.
+    for (size_t b = 0; b < 4; ++b)
+        for (size_t j = 0; j < 4; ++j)
+            EXPECT_NEAR(c.data[static_cast<size_t>(lab[b]) * 4 + j], centres[b][j], 0.05);
+    for (float v : dist) {
+        EXPECT_GE(v, 0.f);
+        EXPECT_LT(v, 0.2f);
+    }
+}
+
+TEST(KMeans, SameSeedSameResult) {
+    std::vector<float> x = blobs({{0, 0}, {1, 1}, {3, 0}}, 50, 3);
+    KMeansOptions o;
+    o.k = 3;
+    o.seed = 42;
+    std::vector<float> a = x, b = x;
+    Centroids ca = kmeans_train(a.data(), 150, 2, o);
+    Centroids cb = kmeans_train(b.data(), 150, 2, o);
+    EXPECT_EQ(ca.data, cb.data);
+}
+
+TEST(KMeans, SphericalUsesDirectionsOnly) {
+    // Two directions at very different lengths: cosine k-means groups by direction.
+    std::vector<float> x;
+    for (int i = 0; i < 40; ++i) {
+        float len = 0.1f + 10.0f * static_cast<float>(i % 5);
+        if (i % 2 == 0) { x.push_back(len); x.push_back(0.01f * static_cast<float>(i % 3)); }
+        else { x.push_back(0.01f * static_cast<float>(i % 3)); x.push_back(len); }
+    }
+    KMeansOptions o;
+    o.k = 2;
+    o.spherical = true;
+    o.redo = 3;
+    std::vector<float> t = x;
+    Centroids c = kmeans_train(t.data(), 40, 2, o);
+    EXPECT_TRUE(c.spherical);
+    for (size_t i = 0; i < 2; ++i)
+        EXPECT_NEAR(std::hypot(c.data[i * 2], c.data[i * 2 + 1]), 1.0, 1e-4);  // unit-norm centroids
+    std::vector<int64_t> lab(40);
+    std::vector<float> dist(40);
+    kmeans_assign(c, x.data(), 40, lab.data(), dist.data());
+    for (size_t i = 2; i < 40; ++i) EXPECT_EQ(lab[i], lab[i % 2]);
+    EXPECT_NE(lab[0], lab[1]);
+    for (float v : dist) EXPECT_NEAR(v, 0.0, 0.03);  // 1 - cosine, at most 1 - cos(0.2 rad)
+}
+
+TEST(KMeans, RejectsKLargerThanN) {
+    std::vector<float> x(10, 1.0f);
+    KMeansOptions o;
+    o.k = 6;
+    try {
+        kmeans_train(x.data(), 5, 2, o);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("larger than the number of vectors (5)"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(kmeans_train(x.data(), 0, 2, o), Error);
+}
+
+TEST(KMeans, NormalizeRowsKeepsZeroRows) {
+    std::vector<float> x = {3, 4, 0, 0};
+    normalize_rows(x.data(), 2, 2);
+    EXPECT_FLOAT_EQ(x[0], 0.6f);
+    EXPECT_FLOAT_EQ(x[1], 0.8f);
+    EXPECT_EQ(x[2], 0.f);
+    EXPECT_EQ(x[3], 0.f);
+}
+
+TEST(CentroidFile, RoundTrip) {
+    Centroids c;
+    c.k = 3;
+    c.dim = 5;
+    c.spherical = true;
+    for (int i = 0; i < 15; ++i) c.data.push_back(0.25f * static_cast<float>(i) - 1.0f);
+    c.fingerprint = "0123456789abcdef";
+    c.grid_h = 16;
+    c.grid_w = 8;
+    c.d = 4;
+    c.objective = 12.5;
+    c.iters = 20;
+    c.seed = 99;
+    c.points = 1000;
+    c.trained_on = 500;
+    std::string p = tmp_path("round.scvk");
+    save_centroids(p, c);
+    Centroids r = load_centroids(p);
+    EXPECT_EQ(r.k, c.k);
+    EXPECT_EQ(r.dim, c.dim);
+    EXPECT_EQ(r.spherical, c.spherical);
+    EXPECT_EQ(r.data, c.data);
+    EXPECT_EQ(r.fingerprint, c.fingerprint);
+    EXPECT_EQ(r.grid_h, 16u);
+    EXPECT_EQ(r.grid_w, 8u);
+    EXPECT_EQ(r.d, 4u);
+    EXPECT_DOUBLE_EQ(r.objective, 12.5);
+    EXPECT_EQ(r.iters, 20);
+    EXPECT_EQ(r.seed, 99u);
+    EXPECT_EQ(r.points, 1000u);
+    EXPECT_EQ(r.trained_on, 500u);
+    // Assignments with the reloaded centroids equal those with the original ones.
+    std::vector<float> q = {0.3f, -0.2f, 0.1f, 0.9f, 0.0f};
+    std::vector<float> q2 = q;
+    int64_t l1, l2;
+    float d1, d2;
+    kmeans_assign(c, q.data(), 1, &l1, &d1);
+    kmeans_assign(r, q2.data(), 1, &l2, &d2);
+    EXPECT_EQ(l1, l2);
+    EXPECT_FLOAT_EQ(d1, d2);
+    std::remove(p.c_str());
+}
+
+TEST(CentroidFile, DetectsCorruptionAndForeignFiles) {
+    Centroids c;
+    c.k = 2;
+    c.dim = 2;
+    c.data = {1, 2, 3, 4};
+    std::string p = tmp_path("corrupt.scvk");
+    save_centroids(p, c);
+    {
+        std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(-6, std::ios::end);  // inside the centroid values
+        char ch = 0x55;
+        f.write(&ch, 1);
+    }
+    try {
+        load_centroids(p);
+        FAIL() << "expected a checksum error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+    }
+    {
+        std::ofstream f(p, std::ios::binary | std::ios::trunc);
+        f << "not a centroid file";
+    }
+    try {
+        load_centroids(p);
+        FAIL() << "expected a format error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("SCVK"), std::string::npos) << e.what();
+    }
+    std::remove(p.c_str());
+    EXPECT_THROW(load_centroids(p), Error);  // missing file
+}
+
+TEST(SourceImage, FoundUnderDirOrClearError) {
+    std::string dir = ::testing::TempDir();
+    std::string name = "scvae-src-" + std::to_string(::getpid()) + ".png";
+    { std::ofstream f(dir + "/" + name); f << "x"; }
+    EXPECT_EQ(find_source_image("some/where/" + name, dir, "mosaic"), dir + "/" + name);
+    try {
+        find_source_image("missing-image.png", "", "mosaic");
+        FAIL();
+    } catch (const Error& e) {
+        std::string m = e.what();
+        EXPECT_NE(m.find("mosaic: source image 'missing-image.png' not found"), std::string::npos) << m;
+    }
+    std::remove((dir + "/" + name).c_str());
+}

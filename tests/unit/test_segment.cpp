@@ -1,0 +1,219 @@
+// Unit tests for scvae/segment.h: boundary connectivity, foreground rule, spectral embedding, segmentation of
+// hand-made code grids whose answer is known, label/mask images, noise.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "scvae/error.h"
+#include "scvae/segment.h"
+
+using namespace scvae;
+
+namespace {
+
+// A grid_h x grid_w record with K=16 whose cells inside [r0,r1) x [c0,c1) hold `inner` codes (varying a little
+// from cell to cell) and every other cell the same `outer` code.
+CodeRecord blob_record(int gh, int gw, int r0, int r1, int c0, int c1, int d = 2) {
+    const uint32_t K = 16;
+    std::vector<float> dense(static_cast<size_t>(gh) * gw * K, 0.0f);
+    for (int r = 0; r < gh; ++r)
+        for (int c = 0; c < gw; ++c) {
+            float* v = dense.data() + (static_cast<size_t>(r) * gw + c) * K;
+            if (r >= r0 && r < r1 && c >= c0 && c < c1) {
+                v[5] = 2.0f + 0.05f * static_cast<float>(r);
+                v[9] = -1.0f + 0.05f * static_cast<float>(c);
+            } else {
+                v[0] = 1.0f;
+                v[1] = 0.5f;
+            }
+        }
+    CodeRecord rec;
+    rec.fingerprint = "00000000deadbeef";
+    rec.n = 16;
+    rec.K = K;
+    rec.d = static_cast<uint32_t>(d);
+    rec.source = "blob.png";
+    rec.grid_h = static_cast<uint32_t>(gh);
+    rec.grid_w = static_cast<uint32_t>(gw);
+    rec.image_width = static_cast<uint32_t>(gw << d) - 2;
+    rec.image_height = static_cast<uint32_t>(gh << d) - 3;
+    rec.pad_right = 2;
+    rec.pad_bottom = 3;
+    rec.set_dense(dense.data(), rec.positions(), K);
+    return rec;
+}
+
+}  // namespace
+
+TEST(BoundaryConnectivity, UniformGrid) {
+    std::vector<int> l(16, 0);
+    auto b = boundary_connectivity(l, 4, 4, 2);
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_DOUBLE_EQ(b[0], 12.0 / 4.0);  // 12 border cells, area 16
+    EXPECT_DOUBLE_EQ(b[1], 0.0);         // empty class
+}
+
+TEST(BoundaryConnectivity, CentreBlobAndBorderObject) {
+    // 6x6: class 1 is the centre 2x2, class 2 touches the bottom border along 3 cells (area 3).
+    std::vector<int> l(36, 0);
+    for (int r = 2; r < 4; ++r)
+        for (int c = 2; c < 4; ++c) l[r * 6 + c] = 1;
+    for (int c = 1; c < 4; ++c) l[5 * 6 + c] = 2;
+    auto b = boundary_connectivity(l, 6, 6, 3);
+    EXPECT_DOUBLE_EQ(b[0], 17.0 / std::sqrt(29.0));  // 20 border cells minus 3, area 36-4-3
+    EXPECT_DOUBLE_EQ(b[1], 0.0);
+    EXPECT_DOUBLE_EQ(b[2], 3.0 / std::sqrt(3.0));
+    EXPECT_THROW(boundary_connectivity(l, 5, 6, 3), Error);  // wrong size
+    l[0] = 7;
+    EXPECT_THROW(boundary_connectivity(l, 6, 6, 3), Error);  // label out of range
+}
+
+TEST(ForegroundRule, HighestIsBackgroundThresholdForOthers) {
+    EXPECT_EQ(foreground_classes({3.5, 0.0}, {30, 6}), (std::vector<uint8_t>{0, 1}));
+    EXPECT_EQ(foreground_classes({0.0, 3.5}, {6, 30}), (std::vector<uint8_t>{1, 0}));
+    // A second border-heavy class (BndCon 1.73 > 1.18) is background too; a low one is foreground.
+    EXPECT_EQ(foreground_classes({3.5, 1.732, 0.5}, {20, 3, 13}), (std::vector<uint8_t>{0, 0, 1}));
+    EXPECT_EQ(foreground_classes({3.5, 1.732, 0.5}, {20, 3, 13}, 2.0), (std::vector<uint8_t>{0, 1, 1}));
+    // An empty class is never foreground.
+    EXPECT_EQ(foreground_classes({3.0, 0.0}, {16, 0}), (std::vector<uint8_t>{0, 0}));
+}
+
+TEST(FinishSegmentation, RenumbersByBndConAndBuildsMask) {
+    // The clusterer called the centre blob 0 and the surround 1: after renumbering the background is 0.
+    std::vector<int> l(36, 1);
+    for (int r = 2; r < 4; ++r)
+        for (int c = 2; c < 4; ++c) l[r * 6 + c] = 0;
+    Segmentation s = finish_segmentation(l, 6, 6, 2, SegmentMethod::Spectral);
+    EXPECT_EQ(s.labels[0], 0);
+    EXPECT_EQ(s.labels[2 * 6 + 2], 1);
+    EXPECT_EQ(s.class_sizes, (std::vector<size_t>{32, 4}));
+    EXPECT_EQ(s.foreground, (std::vector<uint8_t>{0, 1}));
+    EXPECT_EQ(s.mask[2 * 6 + 3], 1);
+    EXPECT_EQ(s.mask[5 * 6 + 5], 0);
+    EXPECT_DOUBLE_EQ(s.foreground_fraction, 4.0 / 36.0);
+}
+
+TEST(SpectralEmbedding, TwoGroupsSeparate) {
+    // 10 points near (0,0,1) and 6 near (3,3,0): rows of a group agree, the groups are orthogonal-ish.
+    std::vector<float> x;
+    for (int i = 0; i < 16; ++i) {
+        float e = 0.01f * static_cast<float>(i % 3);
+        if (i < 10) x.insert(x.end(), {e, 0.f, 1.f});
+        else x.insert(x.end(), {3.f + e, 3.f, 0.f});
+    }
+    std::vector<float> E = spectral_embedding(x.data(), 16, 3, 2);
+    ASSERT_EQ(E.size(), 32u);
+    auto dot = [&](int a, int b) { return E[a * 2] * E[b * 2] + E[a * 2 + 1] * E[b * 2 + 1]; };
+    for (int i = 0; i < 16; ++i) EXPECT_NEAR(dot(i, i), 1.0, 1e-4);  // row-normalised
+    for (int i = 1; i < 10; ++i) EXPECT_GT(dot(0, i), 0.99);
+    for (int i = 11; i < 16; ++i) EXPECT_GT(dot(10, i), 0.99);
+    EXPECT_LT(std::fabs(dot(0, 10)), 0.2);
+    EXPECT_THROW(spectral_embedding(x.data(), 16, 3, 17), Error);
+}
+
+TEST(SegmentCodes, CentreBlobIsForegroundSpectral) {
+    CodeRecord rec = blob_record(8, 8, 2, 6, 3, 6);
+    SegmentOptions o;
+    o.method = SegmentMethod::Spectral;
+    o.k = 2;
+    Segmentation s = segment_codes(rec, o);
+    ASSERT_EQ(s.labels.size(), 64u);
+    for (int r = 0; r < 8; ++r)
+        for (int c = 0; c < 8; ++c) {
+            bool inside = r >= 2 && r < 6 && c >= 3 && c < 6;
+            EXPECT_EQ(s.mask[r * 8 + c], inside ? 1 : 0) << r << "," << c;
+        }
+    EXPECT_EQ(s.class_sizes, (std::vector<size_t>{52, 12}));
+    EXPECT_DOUBLE_EQ(s.bndcon[0], 28.0 / std::sqrt(52.0));
+    EXPECT_DOUBLE_EQ(s.bndcon[1], 0.0);
+    // Image-size outputs: the grid cell (r,c) covers 4x4 pixels, the padding is cut off.
+    Image m = mask_image(s, rec);
+    EXPECT_EQ(m.width, 30);
+    EXPECT_EQ(m.height, 29);
+    EXPECT_EQ(m.channels, 1);
+    EXPECT_FLOAT_EQ(m.at(2 * 4, 3 * 4, 0), 1.0f);
+    EXPECT_FLOAT_EQ(m.at(2 * 4 - 1, 3 * 4, 0), 0.0f);
+    EXPECT_FLOAT_EQ(m.at(0, 0, 0), 0.0f);
+    Image lm = label_map_image(s, rec);
+    EXPECT_FLOAT_EQ(lm.at(10, 14, 0) * 255.0f, 1.0f);
+    EXPECT_FLOAT_EQ(lm.at(28, 29, 0), 0.0f);
+    auto j = segmentation_summary(s, rec, 3);
+    EXPECT_EQ(j["index"], 3);
+    EXPECT_EQ(j["method"], "spectral");
+    EXPECT_EQ(j["foreground_classes"], nlohmann::json::array({1}));
+}
+
+TEST(SegmentCodes, KMeansFindsTheBlobToo) {
+    CodeRecord rec = blob_record(8, 8, 1, 4, 1, 5);
+    SegmentOptions o;
+    o.method = SegmentMethod::KMeans;
+    o.k = 2;
+    Segmentation s = segment_codes(rec, o);
+    for (int r = 0; r < 8; ++r)
+        for (int c = 0; c < 8; ++c) EXPECT_EQ(s.mask[r * 8 + c], (r >= 1 && r < 4 && c >= 1 && c < 5) ? 1 : 0);
+    o.k = 65;
+    EXPECT_THROW(segment_codes(rec, o), Error);
+}
+
+TEST(SegmentCodes, SpectralThreeClasses) {
+    // Border code, a centre blob and a second distinct blob: three classes, both blobs foreground.
+    CodeRecord rec = blob_record(10, 10, 2, 5, 2, 5);
+    std::vector<float> dense = rec.dense_matrix();
+    for (int r = 6; r < 9; ++r)
+        for (int c = 5; c < 8; ++c) {
+            float* v = dense.data() + (static_cast<size_t>(r) * 10 + c) * 16;
+            std::fill(v, v + 16, 0.0f);
+            v[12] = 3.0f;
+        }
+    rec.set_dense(dense.data(), rec.positions(), 16);
+    SegmentOptions o;
+    o.method = SegmentMethod::Spectral;
+    o.k = 3;
+    Segmentation s = segment_codes(rec, o);
+    EXPECT_EQ(s.foreground, (std::vector<uint8_t>{0, 1, 1}));
+    EXPECT_EQ(s.mask[3 * 10 + 3], 1);
+    EXPECT_EQ(s.mask[7 * 10 + 6], 1);
+    EXPECT_EQ(s.mask[0], 0);
+    EXPECT_NE(s.labels[3 * 10 + 3], s.labels[7 * 10 + 6]);
+    EXPECT_DOUBLE_EQ(s.foreground_fraction, 18.0 / 100.0);
+}
+
+TEST(Noise, DeterministicClippedAndScaled) {
+    Image img;
+    img.width = 100;
+    img.height = 100;
+    img.channels = 4;
+    img.data.assign(img.pixels() * 4, 0.5f);
+    Image a = img, b = img;
+    add_gaussian_noise(a, 0.1, 5);
+    add_gaussian_noise(b, 0.1, 5);
+    EXPECT_EQ(a.data, b.data);
+    double s = 0, s2 = 0;
+    for (size_t p = 0; p < a.pixels(); ++p) {
+        EXPECT_EQ(a.data[p * 4 + 3], 0.5f);  // alpha untouched
+        for (int c = 0; c < 3; ++c) {
+            double v = a.data[p * 4 + c] - 0.5;
+            s += v;
+            s2 += v * v;
+        }
+    }
+    double n = 3.0 * static_cast<double>(a.pixels());
+    EXPECT_NEAR(s / n, 0.0, 0.01);
+    EXPECT_NEAR(std::sqrt(s2 / n), 0.1, 0.01);
+    Image c = img;
+    add_gaussian_noise(c, 5.0, 1);
+    for (float v : c.data) {
+        EXPECT_GE(v, 0.f);
+        EXPECT_LE(v, 1.f);
+    }
+    Image d = img;
+    add_gaussian_noise(d, 0.0, 1);
+    EXPECT_EQ(d.data, img.data);
+}
+
+TEST(Method, Parse) {
+    EXPECT_EQ(parse_segment_method("kmeans"), SegmentMethod::KMeans);
+    EXPECT_EQ(parse_segment_method("spectral"), SegmentMethod::Spectral);
+    EXPECT_THROW(parse_segment_method("watershed"), UsageError);
+}
