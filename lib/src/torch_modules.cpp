@@ -177,12 +177,26 @@ struct AttnBlockImpl : torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& x) {
         auto h = norm(x);
         auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-        auto qq = q(h).reshape({B, C, H * W}).permute({0, 2, 1});  // B x hw x c
-        auto kk = k(h).reshape({B, C, H * W});                      // B x c x hw
-        auto w = torch::bmm(qq, kk) * (1.0 / std::sqrt(static_cast<double>(C)));
-        w = torch::softmax(w, 2);
-        auto vv = v(h).reshape({B, C, H * W});
-        auto out = torch::bmm(vv, w.permute({0, 2, 1})).reshape({B, C, H, W});
+        const int64_t P = H * W;
+        auto qq = q(h).reshape({B, C, P}).permute({0, 2, 1});  // B x hw x c
+        auto kk = k(h).reshape({B, C, P});                      // B x c x hw
+        auto vv = v(h).reshape({B, C, P}).permute({0, 2, 1});  // B x hw x c
+        const double scale = 1.0 / std::sqrt(static_cast<double>(C));
+        // Queries in chunks so that the hw x hw weights of a large image never exist at once
+        // (at most ~16M weights per chunk).
+        const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 24) / std::max<int64_t>(1, B * P));
+        torch::Tensor out;
+        if (chunk >= P) {
+            out = torch::bmm(torch::softmax(torch::bmm(qq, kk) * scale, 2), vv);  // B x hw x c
+        } else {
+            std::vector<torch::Tensor> parts;
+            for (int64_t s = 0; s < P; s += chunk) {
+                auto qs = qq.slice(1, s, std::min(P, s + chunk));
+                parts.push_back(torch::bmm(torch::softmax(torch::bmm(qs, kk) * scale, 2), vv));
+            }
+            out = torch::cat(parts, 1);
+        }
+        out = out.permute({0, 2, 1}).reshape({B, C, H, W});
         return x + proj_out(out);
     }
     torch::nn::GroupNorm norm{nullptr};

@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# scvae-model: init and info, the model file checks, and usage errors.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+    load helpers
+    cd "$BATS_TEST_TMPDIR"
+}
+
+@test "init --preset tiny --seed 1 --half reproduces the checked-in test model byte for byte" {
+    run -0 scvae-model init --preset tiny --seed 1 --half -o t.scvm
+    [[ -z $output ]]
+    cmp t.scvm "$TINY"
+}
+
+@test "init with another seed gives another fingerprint; the same seed the same one" {
+    scvae-model init --preset tiny --seed 2 -o a.scvm
+    scvae-model init --preset tiny --seed 2 -o b.scvm
+    a=$(scvae-model info --json a.scvm | jq -r .fingerprint)
+    b=$(scvae-model info --json b.scvm | jq -r .fingerprint)
+    t=$(scvae-model info --json "$TINY" | jq -r .fingerprint)
+    [[ $a =~ ^[0-9a-f]{16}$ ]]
+    assert_equal "$a" "$b"
+    [[ $a != "$t" ]]
+}
+
+@test "info prints config, fingerprint and parameter count of the tiny model" {
+    run -0 --separate-stderr scvae-model info "$TINY"
+    assert_line "preset: tiny"
+    assert_line "d: 2 (downsampling factor 4)"
+    assert_line "n: 16"
+    assert_line "K: 32"
+    assert_line "steps: 4"
+    assert_line "ch_mult: 1,2,2"
+    assert_line --regexp '^fingerprint: [0-9a-f]{16}$'
+    assert_line --regexp '^parameters: [1-9][0-9]+$'
+    [[ -z $stderr ]]
+}
+
+@test "info --json is one object per file with config and meta" {
+    run -0 bash -c "scvae-model info --json '$TINY' '$TINY' | jq -c '[.config.preset, .config.n, .config.K, .d, .factor, .meta.init_seed, .meta.trained]'"
+    assert_equal "${#lines[@]}" 2
+    assert_equal "${lines[0]}" '["tiny",16,32,2,4,1,false]'
+}
+
+@test "info --json parameter count matches the text output" {
+    p_json=$(scvae-model info --json "$TINY" | jq .parameters)
+    p_text=$(scvae-model info "$TINY" | sed -n 's/^parameters: //p')
+    assert_equal "$p_json" "$p_text"
+}
+
+@test "init --half halves the weights and keeps its fingerprint through a load" {
+    scvae-model init --preset tiny --seed 1 -o full.scvm
+    scvae-model init --preset tiny --seed 1 --half -o h.scvm
+    full=$(stat -c %s full.scvm)
+    half=$(stat -c %s h.scvm)
+    (( half < full * 3 / 4 ))
+    # the rounded weights give another fingerprint; info (which verifies the file) reads it back
+    fh=$(scvae-model info --json h.scvm | jq -r .fingerprint)
+    ff=$(scvae-model info --json full.scvm | jq -r .fingerprint)
+    [[ $fh =~ ^[0-9a-f]{16}$ && $fh != "$ff" ]]
+    # a codec loads the f16 file: the codes carry the fingerprint that info shows
+    run -0 bash -c "scvae-encode --json -m h.scvm '$IMAGES/photo1.jpg' | jq -r .fingerprint"
+    assert_output "$fh"
+}
+
+@test "init --config takes a JSON config that names a preset and changes fields" {
+    echo '{"preset":"tiny","K":48,"steps":2,"solver":"fista"}' > c.json
+    run -0 scvae-model init --config c.json -o c.scvm
+    run -0 bash -c "scvae-model info --json c.scvm | jq -c '[.config.preset, .config.K, .config.steps, .config.solver, .config.n]'"
+    assert_output '["tiny",48,2,"fista",16]'
+}
+
+@test "init --config - reads the config from stdin" {
+    run -0 bash -c "echo '{\"preset\":\"tiny\",\"channels\":4}' | scvae-model init --config - -o s.scvm"
+    run -0 bash -c "scvae-model info --json s.scvm | jq .config.channels"
+    assert_output "4"
+}
+
+@test "a bad config file is refused with its name and reason (exit 1), and no file is written" {
+    echo '{"preset":"tiny","n":15}' > bad.json
+    run -1 scvae-model init --config bad.json -o bad.scvm
+    assert_output --partial "scvae-model: bad.json: model config: n must be a perfect square"
+    assert_no_file bad.scvm
+    echo '{"preset":"tiny","colour":1}' > unknown.json
+    run -1 scvae-model init --config unknown.json -o bad.scvm
+    assert_output --partial "unknown.json: model config: unknown field 'colour'"
+    echo '{nope' > broken.json
+    run -1 scvae-model init --config broken.json -o bad.scvm
+    assert_output --partial "broken.json: not valid JSON"
+    assert_no_file bad.scvm
+}
+
+@test "usage errors exit 2" {
+    run -2 scvae-model
+    assert_output --partial "no command given"
+    run -2 scvae-model frobnicate
+    assert_output --partial "unknown command 'frobnicate'"
+    run -2 scvae-model init --preset tiny
+    assert_output --partial "-o FILE is required"
+    run -2 scvae-model init -o x.scvm
+    assert_output --partial "exactly one of --preset and --config"
+    run -2 scvae-model init --preset nonesuch -o x.scvm
+    assert_output --partial "unknown preset 'nonesuch'"
+    run -2 scvae-model init --preset tiny --seed minus -o x.scvm
+    assert_output --partial "--seed: expected an integer"
+    run -2 scvae-model info
+    assert_output --partial "no model file given"
+    run -2 scvae-model info --bogus "$TINY"
+    assert_no_file x.scvm
+}
+
+@test "--help shows each command's options and exits 0" {
+    run -0 scvae-model --help
+    assert_output --partial "scvae-model init"
+    run -0 scvae-model init --help
+    assert_output --partial "--preset"
+    assert_output --partial "--half"
+    run -0 scvae-model info --help
+    assert_output --partial "--json"
+}
+
+@test "a file that is not a model is refused" {
+    printf 'hello world, this is not a model file at all' > foreign.scvm
+    run -1 scvae-model info foreign.scvm
+    assert_output "scvae-model: foreign.scvm: not a scvae model file"
+    run -1 scvae-model info "$IMAGES/photo1.jpg"
+    assert_output --partial "not a scvae model file"
+}
+
+@test "a truncated model file is refused" {
+    head -c 2000 "$TINY" > cut.scvm
+    run -1 scvae-model info cut.scvm
+    assert_output "scvae-model: cut.scvm: truncated model file"
+    head -c 10 "$TINY" > cut2.scvm
+    run -1 scvae-model info cut2.scvm
+    assert_output "scvae-model: cut2.scvm: truncated model file"
+}
+
+@test "a flipped byte in the weights is a checksum mismatch" {
+    cp "$TINY" bad.scvm
+    size=$(stat -c %s bad.scvm)
+    printf '\x55' | dd of=bad.scvm bs=1 seek=$((size - 100)) conv=notrunc status=none
+    run -1 scvae-model info bad.scvm
+    assert_output "scvae-model: bad.scvm: model file checksum mismatch"
+}
+
+@test "an unknown format version is refused" {
+    cp "$TINY" v9.scvm
+    printf '\x09' | dd of=v9.scvm bs=1 seek=8 conv=notrunc status=none
+    run -1 scvae-model info v9.scvm
+    assert_output "scvae-model: v9.scvm: unsupported model file version 9"
+}
+
+@test "a missing file is a data error" {
+    run -1 scvae-model info nonexistent.scvm
+    assert_output --partial "nonexistent.scvm"
+}
+
+@test "binary model output to a terminal is refused" {
+    command -v script >/dev/null || skip "script(1) not installed"
+    run script -qec "scvae-model init --preset tiny -o -" /dev/null
+    assert_output --partial "refusing to write"
+}
+
+@test "init -o - writes the model to stdout" {
+    run -0 bash -c "scvae-model init --preset tiny --seed 1 --half -o - > piped.scvm"
+    cmp piped.scvm "$TINY"
+}

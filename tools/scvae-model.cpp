@@ -1,0 +1,63 @@
+// scvae-model - make an untrained model file (init) and describe model files (info).
+#include <cstring>
+#include <iostream>
+
+#include "scvae/cli.h"
+#include "scvae/error.h"
+#include "scvae/model_tool.h"
+
+static const char* kUsage =
+    "Usage: scvae-model init (--preset NAME | --config FILE.json) [--seed N] [--half] -o FILE\n"
+    "       scvae-model info [--json] FILE...\n";
+
+static int init_cmd(int argc, char** argv) {
+    cxxopts::Options o("scvae-model init", "Write a freshly initialised (untrained) SC-VAE model file.\n");
+    o.add_options()
+        ("p,preset", "architecture preset: paper-f8, paper-f16, paper-f64, paper-f256, cpu-f8, tiny", cxxopts::value<std::string>())
+        ("c,config", "architecture from a JSON file (a ModelConfig object; '-' = stdin)", cxxopts::value<std::string>())
+        ("s,seed", "random seed of the initial weights", cxxopts::value<std::string>()->default_value("1"))
+        ("half", "store the weights as 16-bit floats")
+        ("o,output", "model file to write ('-' = stdout)", cxxopts::value<std::string>())
+        ("h,help", "show this help")
+        ("version", "show the version");
+    auto r = scvae::parse_or_usage(o, argc, argv);
+    if (r.unmatched().size()) throw scvae::UsageError("init: unexpected argument '" + r.unmatched()[0] + "'");
+    scvae::ModelInitOptions opt;
+    if (r.count("preset") == r.count("config")) throw scvae::UsageError("init: give exactly one of --preset and --config");
+    if (!r.count("output")) throw scvae::UsageError("init: -o FILE is required");
+    if (r.count("preset")) opt.preset = r["preset"].as<std::string>();
+    if (r.count("config")) opt.config_file = r["config"].as<std::string>();
+    opt.seed = static_cast<uint64_t>(scvae::parse_int_option("--seed", r["seed"].as<std::string>(), 0, 2147483647));
+    opt.output = r["output"].as<std::string>();
+    opt.half = r.count("half") > 0;
+    return scvae::model_init_main(opt);
+}
+
+static int info_cmd(int argc, char** argv) {
+    cxxopts::Options o("scvae-model info", "Print a model file's config, fingerprint, parameter count and meta.\n");
+    o.add_options()
+        ("j,json", "one JSON object per file and line")
+        ("h,help", "show this help")
+        ("version", "show the version")
+        ("files", "model files", cxxopts::value<std::vector<std::string>>());
+    o.parse_positional({"files"});
+    o.positional_help("FILE...");
+    auto r = scvae::parse_or_usage(o, argc, argv);
+    scvae::ModelInfoOptions opt;
+    if (!r.count("files")) throw scvae::UsageError("info: no model file given");
+    opt.files = r["files"].as<std::vector<std::string>>();
+    opt.json = r.count("json") > 0;
+    return scvae::model_info_main(opt);
+}
+
+int main(int argc, char** argv) {
+    return scvae::run_tool("scvae-model", argc, argv, [](int c, char** v) {
+        std::string cmd = c > 1 ? v[1] : "";
+        if (cmd == "init") return init_cmd(c - 1, v + 1);
+        if (cmd == "info") return info_cmd(c - 1, v + 1);
+        if (cmd == "-h" || cmd == "--help") return std::cout << kUsage, 0;
+        if (cmd == "--version") return std::cout << "scvae-model " << scvae::version_string() << "\n", 0;
+        if (cmd.empty()) throw scvae::UsageError("no command given (init or info)");
+        throw scvae::UsageError("unknown command '" + cmd + "' (init or info)");
+    });
+}
