@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -55,6 +56,50 @@ std::unique_ptr<faiss::IndexFlat> make_index(size_t dim, bool spherical) {
 
 }  // namespace
 
+namespace {
+
+// k-means++ seeding (Arthur & Vassilvitskii 2007): each next centroid is a point drawn with probability
+// proportional to its squared distance to the nearest centroid so far. Points identical to a chosen one are never
+// drawn again, so a few distinct groups among many duplicates (typical of sparse codes) are all found.
+std::vector<float> kmeanspp_init(const float* x, size_t n, size_t dim, size_t k, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<float> c(k * dim);
+    std::vector<double> best(n, std::numeric_limits<double>::infinity());
+    size_t pick = static_cast<size_t>(rng() % n);
+    for (size_t j = 0; j < k; ++j) {
+        std::copy(x + pick * dim, x + (pick + 1) * dim, c.begin() + static_cast<long>(j * dim));
+        const float* cj = x + pick * dim;
+        double total = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const float* xi = x + i * dim;
+            double s = 0;
+            for (size_t t = 0; t < dim; ++t) {
+                double d = double(xi[t]) - cj[t];
+                s += d * d;
+            }
+            if (s < best[i]) best[i] = s;
+            total += best[i];
+        }
+        if (j + 1 == k) break;
+        if (total <= 0) {
+            pick = static_cast<size_t>(rng() % n);  // every point already is a centroid: any will do
+            continue;
+        }
+        double u = std::uniform_real_distribution<double>(0.0, total)(rng), acc = 0;
+        pick = n - 1;
+        for (size_t i = 0; i < n; ++i) {
+            acc += best[i];
+            if (acc > u && best[i] > 0) {
+                pick = i;
+                break;
+            }
+        }
+    }
+    return c;
+}
+
+}  // namespace
+
 Centroids kmeans_train(float* x, size_t n, size_t dim, const KMeansOptions& opt) {
     if (opt.k < 1) throw Error("k must be at least 1");
     if (n == 0) throw Error("no vectors to cluster");
@@ -63,31 +108,48 @@ Centroids kmeans_train(float* x, size_t n, size_t dim, const KMeansOptions& opt)
                     ")");
     if (dim == 0) throw Error("vectors have dimension 0");
     if (opt.spherical) normalize_rows(x, n, dim);
-    faiss::ClusteringParameters cp;
-    cp.niter = std::max(1, opt.iters);
-    cp.nredo = std::max(1, opt.redo);
-    cp.verbose = opt.verbose;
-    cp.spherical = opt.spherical;
-    cp.seed = static_cast<int>(opt.seed & 0x7fffffff);
-    cp.min_points_per_centroid = 1;           // no "please provide at least N points" warnings
-    cp.max_points_per_centroid = 1 << 30;     // the caller samples (--max-points), FAISS must not
-    faiss::Clustering clus(static_cast<int>(dim), opt.k, cp);
-    auto index = make_index(dim, opt.spherical);
-    try {
-        clus.train(static_cast<faiss::Index::idx_t>(n), x, *index);
-    } catch (const std::exception& e) {
-        throw Error(std::string("k-means failed: ") + e.what());
+    const size_t k = static_cast<size_t>(opt.k);
+    // k-means++ seeding costs n*k*dim operations without BLAS: used up to 2^31 of them (all per-image
+    // segmentations, small corpora); beyond that FAISS's random initialisation.
+    const bool plusplus = static_cast<double>(n) * static_cast<double>(k) * static_cast<double>(dim) <= 2147483648.0;
+    const int runs = std::max(1, opt.redo);
+    Centroids best;
+    bool have = false;
+    for (int run = 0; run < (plusplus ? runs : 1); ++run) {
+        faiss::ClusteringParameters cp;
+        cp.niter = std::max(1, opt.iters);
+        cp.nredo = plusplus ? 1 : runs;
+        cp.verbose = opt.verbose;
+        cp.spherical = opt.spherical;
+        cp.seed = static_cast<int>((opt.seed + static_cast<uint64_t>(run)) & 0x7fffffff);
+        cp.min_points_per_centroid = 1;        // no "please provide at least N points" warnings
+        cp.max_points_per_centroid = 1 << 30;  // the caller samples (--max-points), FAISS must not
+        faiss::Clustering clus(static_cast<int>(dim), opt.k, cp);
+        if (plusplus) {
+            clus.centroids = kmeanspp_init(x, n, dim, k, opt.seed * 7919 + static_cast<uint64_t>(run));
+            if (opt.spherical) normalize_rows(clus.centroids.data(), k, dim);
+        }
+        auto index = make_index(dim, opt.spherical);
+        try {
+            clus.train(static_cast<faiss::Index::idx_t>(n), x, *index);
+        } catch (const std::exception& e) {
+            throw Error(std::string("k-means failed: ") + e.what());
+        }
+        double obj = clus.iteration_stats.empty() ? 0.0 : clus.iteration_stats.back().obj;
+        bool better = !have || (opt.spherical ? obj > best.objective : obj < best.objective);
+        if (better) {
+            best.data = std::move(clus.centroids);
+            best.objective = obj;
+            have = true;
+        }
     }
-    Centroids c;
-    c.k = static_cast<size_t>(opt.k);
-    c.dim = dim;
-    c.spherical = opt.spherical;
-    c.data = std::move(clus.centroids);
-    c.objective = clus.iteration_stats.empty() ? 0.0 : clus.iteration_stats.back().obj;
-    c.iters = cp.niter;
-    c.seed = opt.seed;
-    c.trained_on = n;
-    return c;
+    best.k = k;
+    best.dim = dim;
+    best.spherical = opt.spherical;
+    best.iters = std::max(1, opt.iters);
+    best.seed = opt.seed;
+    best.trained_on = n;
+    return best;
 }
 
 void kmeans_assign(const Centroids& c, float* x, size_t n, int64_t* labels, float* dist) {
