@@ -239,6 +239,12 @@ struct JpegErr {
     jpeg_error_mgr pub;
     jmp_buf jb;
     char msg[JMSG_LENGTH_MAX];
+    // A single-scan (baseline) file that ends early makes the Huffman decoder run into the fake end marker
+    // (JWRN_HIT_MARKER), so its end-of-file warning can wait: if the decoder never runs short, only the
+    // end-of-image marker was missing and every pixel is there. A multi-scan (progressive) file cut between
+    // scans gives no such sign, so there the end-of-file warning is fatal at once.
+    int single_scan;
+    int eof_seen;
 };
 
 extern "C" void jpeg_error_exit_cb(j_common_ptr c) {
@@ -251,10 +257,16 @@ extern "C" void jpeg_error_exit_cb(j_common_ptr c) {
 // harmless ones (extraneous bytes, unknown markers) are ignored quietly.
 extern "C" void jpeg_emit_message_cb(j_common_ptr c, int level) {
     if (level >= 0) return;  // trace messages
-    int code = c->err->msg_code;
-    if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE) {
-        auto* e = reinterpret_cast<JpegErr*>(c->err);
+    const int code = c->err->msg_code;
+    auto* e = reinterpret_cast<JpegErr*>(c->err);
+    if (code == JWRN_JPEG_EOF) {
         (*c->err->format_message)(c, e->msg);
+        e->eof_seen = 1;
+        if (!e->single_scan) std::longjmp(e->jb, 1);
+        return;
+    }
+    if (code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE) {
+        if (!e->eof_seen) (*c->err->format_message)(c, e->msg);  // else keep "Premature end of JPEG file"
         std::longjmp(e->jb, 1);
     }
     c->err->num_warnings++;
@@ -275,6 +287,8 @@ bool jpeg_stage_header(JpegDecGuard* g, const uint8_t* data, size_t size) {
     g->err.pub.error_exit = jpeg_error_exit_cb;
     g->err.pub.emit_message = jpeg_emit_message_cb;
     g->err.msg[0] = 0;
+    g->err.single_scan = 0;
+    g->err.eof_seen = 0;
     if (setjmp(g->err.jb)) return false;
     jpeg_create_decompress(cinfo);
     g->created = true;
@@ -300,6 +314,7 @@ bool jpeg_stage_decode(JpegDecGuard* g, uint8_t* rowbuf, int nrows, float* dst, 
     j_decompress_ptr cinfo = &g->cinfo;
     if (nrows > 16) nrows = 16;
     if (setjmp(g->err.jb)) return false;
+    g->err.single_scan = !jpeg_has_multiple_scans(cinfo);
     jpeg_start_decompress(cinfo);
     const size_t in_stride = static_cast<size_t>(cinfo->output_width) * cinfo->output_components;
     const size_t out_stride = static_cast<size_t>(cinfo->output_width) * channels;
@@ -461,6 +476,8 @@ bool jpeg_stage_encode(JpegEncGuard* g, const uint8_t* pixels, int w, int h, int
     g->err.pub.error_exit = jpeg_error_exit_cb;
     g->err.pub.emit_message = jpeg_emit_message_cb;
     g->err.msg[0] = 0;
+    g->err.single_scan = 0;
+    g->err.eof_seen = 0;
     if (setjmp(g->err.jb)) return false;
     jpeg_create_compress(cinfo);
     g->created = true;

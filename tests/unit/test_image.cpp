@@ -462,16 +462,26 @@ TEST(ImageErrors, CorruptData) {
     EXPECT_EQ(msg.rfind("g.jpg: truncated or corrupt JPEG file (", 0), 0u) << msg;
     // Every truncation of a JPEG fails cleanly (no crash, no grey padding).
     auto base = read_bytes(data("baseline.jpg"));
-    for (size_t n = 3; n + 2 < base.size(); n += 97) {
+    for (size_t n = 3; n + 2 < base.size(); n += 37) {
         msg = error_of([&] { scvae::decode_image(base.data(), n, "t.jpg"); });
         EXPECT_EQ(msg.rfind("t.jpg: truncated or corrupt JPEG file (", 0), 0u) << n << ": " << msg;
     }
+    for (size_t n = base.size() - 40; n < base.size() - 2; ++n) {  // cut within the last few bytes of data
+        msg = error_of([&] { scvae::decode_image(base.data(), n, "t.jpg"); });
+        EXPECT_EQ(msg, "t.jpg: truncated or corrupt JPEG file (Premature end of JPEG file)") << n;
+    }
+    // Only the end-of-image marker missing: every pixel is there, the image reads.
+    Image full = scvae::decode_image(base.data(), base.size(), "full.jpg");
+    EXPECT_EQ(scvae::decode_image(base.data(), base.size() - 2, "noeoi.jpg").data, full.data);
     auto prog = read_bytes(data("progressive.jpg"));
-    for (size_t n = 3; n + 2 < prog.size(); n += 89) {
+    for (size_t n = 3; n + 2 < prog.size(); n += 31) {
         msg = error_of([&] { scvae::decode_image(prog.data(), n, "p.jpg"); });
         EXPECT_EQ(msg.rfind("p.jpg: truncated or corrupt JPEG file (", 0), 0u) << n << ": " << msg;
     }
     auto photo_png = read_bytes(data("photo64.png"));
+    // Only IEND missing: the image reads.
+    EXPECT_EQ(scvae::decode_image(photo_png.data(), photo_png.size() - 12, "noiend.png").data,
+              scvae::decode_image(photo_png.data(), photo_png.size(), "full.png").data);
     for (size_t n = 8; n + 12 < photo_png.size(); n += 211) {
         msg = error_of([&] { scvae::decode_image(photo_png.data(), n, "t.png"); });
         EXPECT_EQ(msg.rfind("t.png: truncated or corrupt PNG file (", 0), 0u) << n << ": " << msg;
