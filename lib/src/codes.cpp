@@ -388,7 +388,7 @@ public:
     size_t bad_index_at = SIZE_MAX;           // first index > 65535
     uint64_t bad_index_value = 0;
     std::string parse_error_text;
-    bool parse_error_eof = false;
+    size_t parse_error_pos = 0;
 
     bool null() { return scalar(JsonField(JsonField::Null)); }
     bool boolean(bool v) {
@@ -469,12 +469,12 @@ public:
         if (depth_ == 1) array_ = None;
         return true;
     }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) {
+        parse_error_pos = position;
         std::string what = ex.what();
         const auto close = what.find("] ");
         if (what.rfind("[json.exception", 0) == 0 && close != std::string::npos) what = what.substr(close + 2);
         parse_error_text = what;
-        parse_error_eof = what.find("unexpected end of input") != std::string::npos;
         return false;
     }
 
@@ -786,7 +786,9 @@ bool CodeReader::next(CodeRecord& rec) {
             const bool ok = nlohmann::json::sax_parse(line, &sax);
             if (!ok) {
                 if (!sax.error.empty()) record_fail(sax.error);
-                if (!newline && sax.parse_error_eof) record_fail("truncated record (JSON line cut off at end of stream)");
+                // A line without its newline whose JSON breaks off at the very end: the stream was cut.
+                if (!newline && sax.parse_error_pos > line.size())
+                    record_fail("truncated record (JSON line cut off at end of stream)");
                 record_fail("invalid JSON: " + sax.parse_error_text);
             }
             auto& F = sax.fields;

@@ -760,6 +760,14 @@ TEST(CodesErrors, Json) {
     // cut mid-line at the end of the stream
     EXPECT_EQ(error_of(line2.substr(0, line2.size() / 2)),
               "c.jsonl: record 2: truncated record (JSON line cut off at end of stream)");
+    // every cut of a line at the end of the stream is a truncated record
+    for (size_t cut = 1; cut < line2.size() - 1; cut += (cut < 400 ? 1 : 97)) {
+        ReadResult res = read_all(stream(line2.substr(0, cut)), "c.jsonl");
+        ASSERT_EQ(res.error, "c.jsonl: record 2: truncated record (JSON line cut off at end of stream)")
+            << "cut at " << cut << ": " << line2.substr(0, cut);
+    }
+    // a complete line that is bad JSON is not "truncated", with or without its newline
+    EXPECT_EQ(error_of("{\"a\":1,}").substr(0, 40), "c.jsonl: record 2: invalid JSON: parse e");
     // a changed value: the checksum no longer matches
     std::string changed = line2;
     const size_t v = changed.find("\"values\":[") + 10;
