@@ -1,0 +1,727 @@
+// torch_train.cpp - the training loop of scvae-train (see scvae/train.h and man/scvae-train.1).
+//
+// Run directory:
+//   config.json     the model config          command.txt   the exact command line
+//   options.json    every training option (what --resume reads back)
+//   state.pt        the checkpoint: weights, Adam moments, LibTorch RNG state and the counters (step,
+//                   best validation loss, skipped images, seconds trained) as a torch::serialize archive;
+//                   written to state.pt.tmp.<pid> and renamed, so a kill at any moment leaves the last good one
+//   last.scvm       the model at the last checkpoint     best.scvm   the model with the lowest validation loss
+//   log.jsonl       one JSON object a line: {"type":"train",...} every log interval, {"type":"val",...} per
+//                   validation, {"type":"event",...} for start/resume/stop
+//   loss.png        the loss curves (train and validation total loss, log scale)
+//   val.png         validation originals (top row) over their reconstructions (bottom row)
+// Data order is a function of (seed, step) only (scvae/dataset.h), so the checkpoint needs no data state.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "scvae/cli.h"
+#include "scvae/dataset.h"
+#include "scvae/error.h"
+#include "scvae/image.h"
+#include "scvae/io.h"
+#include "scvae/metrics.h"
+#include "scvae/montage.h"
+#include "scvae/train.h"
+#include "scvae_dist.h"
+#include "scvae_torch.h"
+
+namespace fs = std::filesystem;
+
+namespace scvae {
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) throw error_at(path, "cannot read");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+void write_text(const std::string& path, const std::string& text) { write_file_atomic(path, text.data(), text.size()); }
+
+int env_int(const char* name, int fallback, int lo, int hi) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return fallback;
+    return parse_int_option(std::string("$") + name, v, lo, hi);
+}
+
+nlohmann::json options_to_json(const TrainOptions& o) {
+    return {{"inputs", o.inputs}, {"files_from", o.files_from}, {"val_dir", o.val_dir},
+            {"val_fraction", o.val_fraction}, {"size", o.size}, {"resize_short", o.resize_short},
+            {"val_images", o.val_images}, {"preset", o.preset}, {"config_file", o.config_file},
+            {"config_overrides", o.config_overrides}, {"init_model", o.init_model}, {"alpha", o.alpha},
+            {"lr", o.lr}, {"batch", o.batch}, {"epochs", o.epochs}, {"steps", o.steps},
+            {"grad_clip", o.grad_clip}, {"seed", o.seed}, {"val_every", o.val_every},
+            {"checkpoint_every", o.checkpoint_every}, {"log_every", o.log_every}, {"half", o.half},
+            {"world_size", o.world_size}, {"bucket_mb", o.bucket_mb}};
+}
+
+void options_from_json(const nlohmann::json& j, TrainOptions& o) {
+    o.inputs = j.at("inputs").get<std::vector<std::string>>();
+    o.files_from = j.at("files_from").get<std::vector<std::string>>();
+    o.val_dir = j.at("val_dir");
+    o.val_fraction = j.at("val_fraction");
+    o.size = j.at("size");
+    o.resize_short = j.at("resize_short");
+    o.val_images = j.at("val_images");
+    o.preset = j.at("preset");
+    o.config_file = j.at("config_file");
+    o.config_overrides = j.at("config_overrides");
+    o.init_model = j.at("init_model");
+    o.alpha = j.at("alpha");
+    o.lr = j.at("lr");
+    o.batch = j.at("batch");
+    o.epochs = j.at("epochs");
+    o.steps = j.at("steps");
+    o.grad_clip = j.at("grad_clip");
+    o.seed = j.at("seed");
+    o.val_every = j.at("val_every");
+    o.checkpoint_every = j.at("checkpoint_every");
+    o.log_every = j.at("log_every");
+    o.half = j.at("half");
+    o.bucket_mb = j.at("bucket_mb");
+}
+
+ModelConfig build_config(const TrainOptions& o) {
+    ModelConfig cfg;
+    if (!o.config_file.empty()) {
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(read_text(o.config_file));
+        } catch (const nlohmann::json::exception& e) {
+            throw error_at(o.config_file, std::string("not valid JSON (") + e.what() + ")");
+        }
+        if (j.contains("config") && j["config"].is_object()) j = j["config"];  // a model file's header
+        try {
+            cfg = ModelConfig::from_json(j);
+        } catch (const Error& e) {
+            throw error_at(o.config_file, e.what());
+        }
+    } else {
+        cfg = ModelConfig::preset_config(o.preset);
+    }
+    if (!o.config_overrides.empty()) {
+        nlohmann::json j = cfg.to_json();
+        for (auto it = o.config_overrides.begin(); it != o.config_overrides.end(); ++it) {
+            if (it.key() == "d") {
+                int d = it.value();
+                std::vector<int> m = cfg.ch_mult;
+                m.resize(size_t(d) + 1, m.empty() ? 1 : m.back());
+                j["ch_mult"] = m;
+            } else {
+                j[it.key()] = it.value();
+            }
+        }
+        j["preset"] = "";
+        try {
+            cfg = ModelConfig::from_json(j);
+        } catch (const Error& e) {
+            throw UsageError(std::string("model flags: ") + e.what());
+        }
+    }
+    try {
+        cfg.validate();
+    } catch (const Error& e) {
+        throw UsageError(std::string("model config: ") + e.what());
+    }
+    return cfg;
+}
+
+// Mean Hoyer sparsity over code vectors and the fraction of zero entries (code: ... x K).
+std::pair<double, double> code_sparsity(const torch::Tensor& code) {
+    auto z = code.detach().reshape({-1, code.size(-1)}).to(torch::kFloat64);
+    double K = static_cast<double>(z.size(1));
+    auto l1 = z.abs().sum(1), l2 = z.pow(2).sum(1).sqrt();
+    auto ratio = torch::where(l2 > 0, l1 / l2.clamp_min(1e-300), torch::full_like(l1, 1.0));
+    double hoyer = K > 1 ? ((std::sqrt(K) - ratio) / (std::sqrt(K) - 1.0)).mean().item<double>() : 1.0;
+    double zeros = (z == 0).to(torch::kFloat64).mean().item<double>();
+    return {hoyer, zeros};
+}
+
+std::string fmt(const char* f, double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
+    return b;
+}
+
+std::string duration(double s) {
+    if (!std::isfinite(s) || s < 0) return "?";
+    long t = long(s + 0.5);
+    char b[32];
+    if (t >= 3600)
+        std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else
+        std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+    return b;
+}
+
+void draw_line(Image& img, double x0, double y0, double x1, double y1, const float rgb[3]) {
+    int n = int(std::max(std::abs(x1 - x0), std::abs(y1 - y0))) + 1;
+    for (int i = 0; i <= n; ++i) {
+        double t = double(i) / n;
+        int x = int(std::lround(x0 + (x1 - x0) * t)), y = int(std::lround(y0 + (y1 - y0) * t));
+        for (int dy = 0; dy < 2; ++dy)
+            if (x >= 0 && x < img.width && y + dy >= 0 && y + dy < img.height)
+                for (int c = 0; c < 3; ++c) img.at(y + dy, x, c) = rgb[c];
+    }
+}
+
+// Loss curves: train total loss (blue) per log point and validation total loss (red) per validation, on
+// a log10 y axis against the step.
+Image plot_losses(const std::vector<std::pair<double, double>>& train,
+                  const std::vector<std::pair<double, double>>& val) {
+    const int W = 640, H = 400, L = 70, R = 20, T = 30, B = 40;
+    Image img;
+    img.width = W;
+    img.height = H;
+    img.channels = 3;
+    img.data.assign(size_t(W) * H * 3, 1.0f);
+    double xmax = 1, ymin = 1e300, ymax = -1e300;
+    for (auto* s : {&train, &val})
+        for (auto& p : *s) {
+            if (!(p.second > 0) || !std::isfinite(p.second)) continue;
+            xmax = std::max(xmax, p.first);
+            ymin = std::min(ymin, std::log10(p.second));
+            ymax = std::max(ymax, std::log10(p.second));
+        }
+    if (ymin > ymax) ymin = 0, ymax = 1;
+    if (ymax - ymin < 1e-3) ymin -= 0.5, ymax += 0.5;
+    const float black[3] = {0, 0, 0}, grey[3] = {0.85f, 0.85f, 0.85f}, blue[3] = {0.1f, 0.3f, 0.9f},
+                red[3] = {0.9f, 0.1f, 0.1f};
+    auto X = [&](double s) { return L + (W - L - R) * s / xmax; };
+    auto Y = [&](double v) { return T + (H - T - B) * (ymax - std::log10(v)) / (ymax - ymin); };
+    for (int k = int(std::floor(ymin)); k <= int(std::ceil(ymax)); ++k) {
+        if (k < ymin - 1e-9 || k > ymax + 1e-9) continue;
+        double y = T + (H - T - B) * (ymax - k) / (ymax - ymin);
+        draw_line(img, L, y, W - R, y, grey);
+        draw_text(img, 4, int(y) - 3, "1e" + std::to_string(k), 1, 0.0f);
+    }
+    draw_line(img, L, T, L, H - B, black);
+    draw_line(img, L, H - B, W - R, H - B, black);
+    draw_text(img, L, H - B + 8, "0", 1, 0.0f);
+    std::string xm = std::to_string(long(xmax));
+    draw_text(img, W - R - text_width(xm, 1), H - B + 8, xm, 1, 0.0f);
+    draw_text(img, (W - text_width("step", 1)) / 2, H - B + 8, "step", 1, 0.0f);
+    draw_text(img, L, 8, "total loss (log scale): train", 1, 0.0f);
+    draw_text(img, L + text_width("total loss (log scale): train ", 1), 8, "blue", 1, 0.0f);
+    draw_text(img, L + text_width("total loss (log scale): train blue, ", 1), 8, "validation red", 1, 0.0f);
+    auto series = [&](const std::vector<std::pair<double, double>>& s, const float* c, bool dots) {
+        for (size_t i = 0; i < s.size(); ++i) {
+            if (!(s[i].second > 0)) continue;
+            if (i > 0 && s[i - 1].second > 0)
+                draw_line(img, X(s[i - 1].first), Y(s[i - 1].second), X(s[i].first), Y(s[i].second), c);
+            if (dots)
+                for (int d = -2; d <= 2; ++d) draw_line(img, X(s[i].first) - 2, Y(s[i].second) + d, X(s[i].first) + 2,
+                                                        Y(s[i].second) + d, c);
+        }
+    };
+    series(train, blue, false);
+    series(val, red, true);
+    return img;
+}
+
+struct ValResult {
+    double total = 0, rec = 0, latent = 0, psnr = 0, ssim = 0, hoyer = 0, zeros = 0;
+    std::vector<Image> originals, recons;
+};
+
+ValResult validate(SCVAE& net, const ImageSet& val, int batch, double alpha, int grid_images) {
+    torch::NoGradGuard ng;
+    net->eval();
+    ValResult r;
+    const int S = val.crop_size();
+    const size_t per = size_t(3) * S * S;
+    double n = 0, vec = 0;
+    for (size_t i0 = 0; i0 < val.size(); i0 += size_t(batch)) {
+        size_t b = std::min(val.size() - i0, size_t(batch));
+        std::vector<float> buf(per * b);
+        for (size_t j = 0; j < b; ++j) val.centre_crop(i0 + j, buf.data() + per * j);
+        auto x = torch::from_blob(buf.data(), {int64_t(b), 3, S, S}, torch::kFloat32).clone();
+        auto out = net->forward(x);
+        auto l = scvae_loss(out, x, alpha);
+        r.total += l.total.item<double>() * b;
+        r.rec += l.rec.item<double>() * b;
+        r.latent += l.latent.item<double>() * b;
+        auto sp = code_sparsity(out.code);
+        double nv = double(out.code.numel() / out.code.size(-1));
+        r.hoyer += sp.first * nv;
+        r.zeros += sp.second * nv;
+        vec += nv;
+        for (size_t j = 0; j < b; ++j) {
+            Image a = tensor_to_image(x[int64_t(j)]), c = tensor_to_image(out.x_hat[int64_t(j)]);
+            r.psnr += psnr(a, c);
+            r.ssim += ssim(a, c);
+            if (int(r.originals.size()) < grid_images) {
+                r.originals.push_back(std::move(a));
+                r.recons.push_back(std::move(c));
+            }
+        }
+        n += double(b);
+    }
+    r.total /= n;
+    r.rec /= n;
+    r.latent /= n;
+    r.psnr /= n;
+    r.ssim /= n;
+    r.hoyer /= vec;
+    r.zeros /= vec;
+    net->train();
+    return r;
+}
+
+struct State {
+    int64_t step = 0;
+    double best_val = INFINITY;
+    int64_t best_step = -1;
+    double seconds = 0;
+    int64_t images = 0;
+};
+
+void save_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt, const State& st) {
+    torch::serialize::OutputArchive ar;
+    torch::serialize::OutputArchive model_ar, optim_ar;
+    net->save(model_ar);
+    opt.save(optim_ar);
+    ar.write("model", model_ar);
+    ar.write("optim", optim_ar);
+    ar.write("step", torch::tensor(st.step, torch::kInt64));
+    ar.write("best_val", torch::tensor(st.best_val, torch::kFloat64));
+    ar.write("best_step", torch::tensor(st.best_step, torch::kInt64));
+    ar.write("seconds", torch::tensor(st.seconds, torch::kFloat64));
+    ar.write("images", torch::tensor(st.images, torch::kInt64));
+    ar.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+    const std::string path = dir + "/state.pt", tmp = path + ".tmp." + std::to_string(getpid());
+    try {
+        ar.save_to(tmp);
+        // flush to disk before the rename, so a crash cannot leave a renamed but empty file
+        FILE* f = std::fopen(tmp.c_str(), "rb");
+        if (f) {
+            fsync(fileno(f));
+            std::fclose(f);
+        }
+    } catch (const std::exception& e) {
+        std::remove(tmp.c_str());
+        throw error_at(path, std::string("cannot write checkpoint: ") + e.what());
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        throw error_at(path, std::string("cannot write checkpoint: ") + std::strerror(errno));
+    }
+}
+
+void load_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt, State& st) {
+    const std::string path = dir + "/state.pt";
+    try {
+        torch::serialize::InputArchive ar, model_ar, optim_ar;
+        ar.load_from(path);
+        ar.read("model", model_ar);
+        ar.read("optim", optim_ar);
+        net->load(model_ar);
+        opt.load(optim_ar);
+        torch::Tensor t;
+        ar.read("step", t);
+        st.step = t.item<int64_t>();
+        ar.read("best_val", t);
+        st.best_val = t.item<double>();
+        ar.read("best_step", t);
+        st.best_step = t.item<int64_t>();
+        ar.read("seconds", t);
+        st.seconds = t.item<double>();
+        ar.read("images", t);
+        st.images = t.item<int64_t>();
+        ar.read("rng", t);
+        at::Generator gen = at::detail::getDefaultCPUGenerator();
+        gen.set_state(t);
+    } catch (const c10::Error& e) {
+        std::string m = e.what_without_backtrace();
+        throw error_at(path, "cannot read checkpoint (" + m.substr(0, m.find('\n')) + ")");
+    }
+}
+
+class Progress {
+public:
+    Progress(bool quiet, int64_t log_every) : quiet_(quiet), tty_(is_terminal(2)), every_(log_every) {}
+    void update(int64_t step, int64_t total, double epoch, int epochs, const std::string& stats, double ips,
+                double eta) {
+        if (quiet_) return;
+        if (tty_) {
+            auto now = std::chrono::steady_clock::now();
+            if (step < total && std::chrono::duration<double>(now - last_).count() < 0.2) return;
+            last_ = now;
+            const int width = 24;
+            int fill = total > 0 ? int(double(step) / total * width) : 0;
+            std::string bar(size_t(fill), '#');
+            bar.resize(width, '.');
+            std::fprintf(stderr, "\r\033[Kepoch %.2f/%d [%s] %lld/%lld %s %.1f img/s ETA %s", epoch, epochs,
+                         bar.c_str(), (long long)step, (long long)total, stats.c_str(), ips, duration(eta).c_str());
+            std::fflush(stderr);
+            dirty_ = true;
+        } else if (step % every_ == 0 || step == total) {
+            std::fprintf(stderr, "%s: epoch %.2f step %lld/%lld %s %.1f img/s ETA %s\n", tool_name().c_str(), epoch,
+                         (long long)step, (long long)total, stats.c_str(), ips, duration(eta).c_str());
+        }
+    }
+    void message(const std::string& m) {
+        if (quiet_) return;
+        end_line();
+        std::fprintf(stderr, "%s: %s\n", tool_name().c_str(), m.c_str());
+    }
+    void end_line() {
+        if (dirty_) std::fputc('\n', stderr);
+        dirty_ = false;
+    }
+
+private:
+    bool quiet_, tty_;
+    int64_t every_;
+    bool dirty_ = false;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+class JsonLog {
+public:
+    explicit JsonLog(const std::string& path) : f_(path.empty() ? nullptr : std::fopen(path.c_str(), "a")) {
+        if (!path.empty() && !f_) throw error_at(path, std::strerror(errno));
+    }
+    ~JsonLog() {
+        if (f_) std::fclose(f_);
+    }
+    void write(const nlohmann::json& j) {
+        if (!f_) return;
+        std::string s = j.dump() + "\n";
+        std::fwrite(s.data(), 1, s.size(), f_);
+        std::fflush(f_);
+    }
+
+private:
+    FILE* f_;
+};
+
+}  // namespace
+
+void distributed_from_env(TrainOptions& o) {
+    o.world_size = env_int("WORLD_SIZE", env_int("SLURM_NTASKS", o.world_size, 1, 65536), 1, 65536);
+    o.rank = env_int("RANK", env_int("SLURM_PROCID", o.rank, 0, 65535), 0, 65535);
+    o.local_rank = env_int("LOCAL_RANK", env_int("SLURM_LOCALID", o.local_rank, 0, 65535), 0, 65535);
+    if (const char* a = std::getenv("MASTER_ADDR"); a && *a) o.master_addr = a;
+    o.master_port = env_int("MASTER_PORT", o.master_port, 1, 65535);
+}
+
+int train_main(const TrainOptions& given) {
+    TrainOptions o = given;
+    const bool resuming = !o.resume.empty();
+    if (resuming) {
+        o.run_dir = o.resume;
+        const std::string p = o.run_dir + "/options.json";
+        if (!fs::exists(p)) throw error_at(o.run_dir, "not a run directory (no options.json)");
+        if (!fs::exists(o.run_dir + "/state.pt")) throw error_at(o.run_dir, "no checkpoint to resume (no state.pt)");
+        nlohmann::json saved;
+        try {
+            saved = nlohmann::json::parse(read_text(p));
+            options_from_json(saved, o);
+        } catch (const nlohmann::json::exception& e) {
+            throw error_at(p, std::string("corrupt (") + e.what() + ")");
+        }
+        // what a resume may change: the length of the run
+        if (given.steps > 0) o.steps = given.steps;
+        if (given.epochs != TrainOptions().epochs) o.epochs = given.epochs;
+        if (saved.at("world_size").get<int>() != o.world_size)
+            throw UsageError("--resume: the run used " + std::to_string(saved.at("world_size").get<int>()) +
+                             " processes; resume it with the same number (got " + std::to_string(o.world_size) + ")");
+    }
+    if (o.run_dir.empty()) throw UsageError("no run directory (-o DIR, or --resume DIR)");
+    if (o.batch < 1) throw UsageError("--batch must be positive");
+    if (o.world_size < 1 || o.rank < 0 || o.rank >= o.world_size)
+        throw UsageError("rank " + std::to_string(o.rank) + " is outside a world of " + std::to_string(o.world_size));
+    const bool writer = o.rank == 0;
+    set_threads(o.threads);
+    const int threads = o.threads > 0 ? o.threads : available_cpus();
+    const int data_threads = o.data_threads > 0 ? o.data_threads : std::max(1, std::min(4, threads / 2));
+
+    ModelConfig cfg = build_config(o);
+    if (o.size % cfg.factor() != 0)
+        throw UsageError("--size " + std::to_string(o.size) + " is not a multiple of 2^d = " +
+                         std::to_string(cfg.factor()));
+
+    // ---- data (errors here come before any training) ----
+    std::vector<std::string> files = discover_images(o.inputs, o.files_from);
+    std::vector<std::string> train_files, val_files;
+    if (!o.val_dir.empty()) {
+        train_files = files;
+        val_files = discover_images({o.val_dir});
+    } else {
+        split_by_hash(files, o.val_fraction, train_files, val_files);
+        if (val_files.empty() && o.val_fraction > 0 && train_files.size() > 1) {
+            // tiny datasets: the hash split can come out empty; take the last file instead
+            val_files.push_back(train_files.back());
+            train_files.pop_back();
+        }
+    }
+    if (files.empty()) throw Error("no training images (folders are searched for .png, .jpg, .jpeg)");
+    if (o.val_images > 0 && int(val_files.size()) > o.val_images) val_files.resize(size_t(o.val_images));
+    ImageSetOptions io;
+    io.crop = o.size;
+    io.resize_short = o.resize_short;
+    io.min_side = cfg.factor();
+    io.threads = threads;
+    ImageSet train_set = ImageSet::load(train_files, io, "training set");
+    std::unique_ptr<ImageSet> val_set;
+    if (!val_files.empty()) val_set = std::make_unique<ImageSet>(ImageSet::load(val_files, io, "validation set"));
+
+    const int64_t global_batch = int64_t(o.batch) * o.world_size;
+    const int64_t steps_per_epoch = std::max<int64_t>(1, (int64_t(train_set.size()) + global_batch - 1) / global_batch);
+    const int64_t total_steps = o.steps > 0 ? o.steps : int64_t(o.epochs) * steps_per_epoch;
+    const int64_t val_every = o.val_every > 0 ? o.val_every : steps_per_epoch;
+    const int64_t log_every = o.log_every > 0 ? o.log_every
+                                              : std::max<int64_t>(1, std::min<int64_t>(100, total_steps / 20));
+    const int epochs_shown = int((total_steps + steps_per_epoch - 1) / steps_per_epoch);
+
+    // ---- model, optimiser, process group ----
+    DistConfig dc;
+    dc.world_size = o.world_size;
+    dc.rank = o.rank;
+    dc.master_addr = o.master_addr;
+    dc.master_port = o.master_port;
+    dc.timeout_s = o.dist_timeout_s;
+    dc.bucket_bytes = size_t(std::max<int64_t>(1, o.bucket_mb)) << 20;
+    Codec codec = o.init_model.empty() ? Codec::init(cfg, o.seed, parse_device(o.device))
+                                       : Codec::load(o.init_model, parse_device(o.device));
+    if (!o.init_model.empty()) cfg = codec.config();
+    SCVAE net = codec.impl().net;
+    net->train();
+    std::vector<torch::Tensor> params = net->parameters();
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr));
+    DistGroup dist(dc);
+
+    if (writer) {
+        fs::create_directories(o.run_dir);
+        if (!resuming) {
+            if (fs::exists(o.run_dir + "/state.pt"))
+                throw error_at(o.run_dir, "already holds a run (use --resume to continue it, or another folder)");
+            write_text(o.run_dir + "/options.json", options_to_json(o).dump(2) + "\n");
+            write_text(o.run_dir + "/config.json", cfg.to_json().dump(2) + "\n");
+            std::remove((o.run_dir + "/log.jsonl").c_str());
+        }
+        write_text(o.run_dir + "/command.txt", o.command_line + "\n");
+    }
+    dist.barrier();
+    State st;
+    if (resuming) {
+        load_checkpoint(o.run_dir, net, opt, st);
+    } else {
+        dist.broadcast(params);  // every rank starts from rank 0's weights
+    }
+
+    JsonLog log(writer ? o.run_dir + "/log.jsonl" : "");
+    Progress progress(o.quiet || !writer, log_every);
+    std::vector<std::pair<double, double>> train_curve, val_curve;
+    if (writer && resuming) {  // curves so far, for the pictures
+        std::ifstream f(o.run_dir + "/log.jsonl");
+        std::string line;
+        while (std::getline(f, line)) {
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_discarded() || !j.contains("type")) continue;
+            if (j["type"] == "train") train_curve.emplace_back(j["step"].get<double>(), j["total"].get<double>());
+            if (j["type"] == "val") val_curve.emplace_back(j["step"].get<double>(), j["total"].get<double>());
+        }
+    }
+    log.write({{"type", "event"}, {"event", resuming ? "resume" : "start"}, {"step", st.step},
+               {"train_images", train_set.size()}, {"val_images", val_set ? val_set->size() : 0},
+               {"skipped", train_set.skipped() + (val_set ? val_set->skipped() : 0)}, {"world_size", o.world_size},
+               {"total_steps", total_steps}, {"steps_per_epoch", steps_per_epoch}});
+    progress.message(std::string(resuming ? "resuming at step " + std::to_string(st.step) + ": " : "") +
+                     std::to_string(train_set.size()) + " training and " +
+                     std::to_string(val_set ? val_set->size() : 0) + " validation images, " +
+                     std::to_string(total_steps) + " steps of " + std::to_string(global_batch) + " (" +
+                     std::to_string(steps_per_epoch) + " a epoch), " + std::to_string(o.world_size) + " process" +
+                     (o.world_size > 1 ? "es" : "") + ", run directory " + o.run_dir);
+
+    auto model_meta = [&](const ValResult* v) {
+        nlohmann::json m = {{"trained_by", "scvae-train " + version_string()},
+                            {"command", o.command_line},
+                            {"step", st.step},
+                            {"images_seen", st.images},
+                            {"train_seconds", st.seconds},
+                            {"alpha", o.alpha},
+                            {"lr", o.lr},
+                            {"batch", global_batch},
+                            {"crop", o.size},
+                            {"world_size", o.world_size}};
+        if (v)
+            m["validation"] = {{"total", v->total}, {"psnr", v->psnr}, {"ssim", v->ssim}, {"hoyer", v->hoyer},
+                               {"zeros", v->zeros}, {"images", val_set->size()}, {"crop", o.size}};
+        return m;
+    };
+    auto checkpoint = [&]() {
+        if (!writer) return;
+        save_model_file(o.run_dir + "/last.scvm", cfg, net, model_meta(nullptr), o.half);
+        save_checkpoint(o.run_dir, net, opt, st);
+    };
+
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old_int {}, old_term {};
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    g_stop_signal.store(0);
+
+    BatchStream stream(train_set, o.batch, o.world_size, o.rank, o.seed, uint64_t(st.step), data_threads);
+    double acc_total = 0, acc_rec = 0, acc_latent = 0, acc_hoyer = 0, acc_zeros = 0, acc_wait = 0, acc_step = 0;
+    int64_t acc_n = 0;
+    auto window_start = std::chrono::steady_clock::now();
+    const double seconds_before = st.seconds;
+    const auto run_start = std::chrono::steady_clock::now();
+    double last_ips = 0;
+    int stop_sig = 0;
+    const int64_t per_image = int64_t(3) * o.size * o.size;
+
+    while (st.step < total_steps) {
+        // every rank stops at the same step when any of them got a signal
+        double local_stop = g_stop_signal.load() ? double(g_stop_signal.load()) : 0.0;
+        if (o.world_size > 1) {
+            auto s = dist.sum({local_stop});
+            local_stop = s[0];
+        }
+        if (local_stop > 0) {
+            stop_sig = g_stop_signal.load() ? g_stop_signal.load() : SIGTERM;
+            break;
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        double waited = 0;
+        Batch b = stream.next(&waited);
+        auto x = torch::from_blob(b.data.data(), {o.batch, 3, o.size, o.size}, torch::kFloat32);
+        auto out = net->forward(x);
+        auto loss = scvae_loss(out, x, o.alpha);
+        opt.zero_grad();
+        loss.total.backward();
+        dist.average_gradients(params);
+        if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
+        opt.step();
+        double total = loss.total.item<double>();
+        if (!std::isfinite(total)) {
+            checkpoint();
+            throw Error("step " + std::to_string(st.step) + ": the loss is " + fmt("%g", total) +
+                        " (try a lower --lr or --grad-clip); the last checkpoint is kept");
+        }
+        auto sp = code_sparsity(out.code);
+        acc_total += total;
+        acc_rec += loss.rec.item<double>();
+        acc_latent += loss.latent.item<double>();
+        acc_hoyer += sp.first;
+        acc_zeros += sp.second;
+        acc_wait += waited;
+        acc_step += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ++acc_n;
+        ++st.step;
+        st.images += global_batch;
+        st.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+        (void)per_image;
+
+        const double epoch = double(st.step) / double(steps_per_epoch);
+        const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+        const double ips = since > 0 ? double(acc_n * global_batch) / since : 0;
+        if (ips > 0) last_ips = ips;
+        const double eta = last_ips > 0 ? double(total_steps - st.step) * global_batch / last_ips : NAN;
+        if (st.step % log_every == 0 || st.step == total_steps) {
+            double n = double(acc_n);
+            std::vector<double> v = {acc_total / n, acc_rec / n, acc_latent / n, acc_hoyer / n, acc_zeros / n};
+            if (o.world_size > 1) {
+                v = dist.sum(v);
+                for (auto& e : v) e /= o.world_size;
+            }
+            double mse = v[1] / double(per_image);
+            double train_psnr = mse > 0 ? 10.0 * std::log10(1.0 / mse) : kPsnrIdentical;
+            nlohmann::json j = {{"type", "train"}, {"step", st.step}, {"epoch", epoch}, {"total", v[0]},
+                                {"rec", v[1]}, {"latent", v[2]}, {"psnr", train_psnr}, {"hoyer", v[3]},
+                                {"zeros", v[4]}, {"alpha", o.alpha}, {"lr", o.lr}, {"images_per_s", ips},
+                                {"data_wait", acc_step > 0 ? acc_wait / acc_step : 0.0},
+                                {"skipped", train_set.skipped()}, {"seconds", st.seconds}};
+            log.write(j);
+            train_curve.emplace_back(double(st.step), v[0]);
+            progress.update(st.step, total_steps, epoch, epochs_shown,
+                            "loss " + fmt("%.4g", v[0]) + " rec " + fmt("%.4g", v[1]) + " lat " + fmt("%.4g", v[2]) +
+                                " psnr " + fmt("%.2f", train_psnr),
+                            ips, eta);
+            acc_total = acc_rec = acc_latent = acc_hoyer = acc_zeros = acc_wait = acc_step = 0;
+            acc_n = 0;
+            window_start = std::chrono::steady_clock::now();
+        } else {
+            progress.update(st.step, total_steps, epoch, epochs_shown, "loss " + fmt("%.4g", total), ips, eta);
+        }
+
+        bool do_val = val_set && (st.step % val_every == 0 || st.step == total_steps);
+        if (do_val) {
+            ValResult v = validate(net, *val_set, o.batch, o.alpha, 8);
+            if (writer) {
+                log.write({{"type", "val"}, {"step", st.step}, {"epoch", epoch}, {"total", v.total},
+                           {"rec", v.rec}, {"latent", v.latent}, {"psnr", v.psnr}, {"ssim", v.ssim},
+                           {"hoyer", v.hoyer}, {"zeros", v.zeros}, {"alpha", o.alpha}, {"lr", o.lr},
+                           {"images", val_set->size()}, {"seconds", st.seconds}});
+                val_curve.emplace_back(double(st.step), v.total);
+                if (v.total < st.best_val) {
+                    st.best_val = v.total;
+                    st.best_step = st.step;
+                    save_model_file(o.run_dir + "/best.scvm", cfg, net, model_meta(&v), o.half);
+                }
+                std::vector<Image> tiles = v.originals;
+                tiles.insert(tiles.end(), v.recons.begin(), v.recons.end());
+                write_image(o.run_dir + "/val.png", make_montage(tiles, int(v.originals.size()), {}));
+                write_image(o.run_dir + "/loss.png", plot_losses(train_curve, val_curve));
+                progress.message("step " + std::to_string(st.step) + ": validation loss " + fmt("%.5g", v.total) +
+                                 ", PSNR " + fmt("%.2f", v.psnr) + " dB, SSIM " + fmt("%.4f", v.ssim) +
+                                 ", sparsity " + fmt("%.3f", v.hoyer) +
+                                 (st.best_step == st.step ? " (best so far)" : ""));
+            }
+            checkpoint();
+        } else if (o.checkpoint_every > 0 && st.step % o.checkpoint_every == 0) {
+            checkpoint();
+        }
+    }
+    progress.end_line();
+    if (st.step < total_steps || stop_sig) {
+        checkpoint();
+        log.write({{"type", "event"}, {"event", "stop"}, {"step", st.step}, {"signal", stop_sig}});
+        progress.message(std::string("stopped by ") + (stop_sig == SIGINT ? "SIGINT" : "SIGTERM") + " at step " +
+                         std::to_string(st.step) + "; checkpoint written; continue with: scvae-train --resume " +
+                         o.run_dir);
+    } else {
+        if (!val_set) checkpoint();
+        if (writer && !val_set) save_model_file(o.run_dir + "/best.scvm", cfg, net, model_meta(nullptr), o.half);
+        log.write({{"type", "event"}, {"event", "done"}, {"step", st.step}, {"seconds", st.seconds},
+                   {"best_step", st.best_step}, {"best_val", std::isfinite(st.best_val) ? st.best_val : 0.0}});
+        progress.message("done: " + std::to_string(st.step) + " steps in " + duration(st.seconds) +
+                         (st.best_step >= 0 ? ", best validation loss " + fmt("%.5g", st.best_val) + " at step " +
+                                                  std::to_string(st.best_step)
+                                            : std::string()) +
+                         "; models in " + o.run_dir);
+    }
+    if (!o.rank_model.empty()) {
+        std::string path = o.rank_model;
+        for (size_t p; (p = path.find("{rank}")) != std::string::npos;) path.replace(p, 6, std::to_string(o.rank));
+        save_model_file(path, cfg, net, model_meta(nullptr), false);
+        if (!o.quiet)
+            std::fprintf(stderr, "%s: rank %d: weights %s (fingerprint %s)\n", tool_name().c_str(), o.rank, path.c_str(),
+                         compute_fingerprint(cfg, net).c_str());
+    }
+    dist.barrier();
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    return stop_sig ? 128 + stop_sig : 0;
+}
+
+}  // namespace scvae
