@@ -65,6 +65,13 @@ inline uint16_t to_u16(float v) {
     return static_cast<uint16_t>(s);
 }
 
+bool host_little_endian() {
+    const uint16_t one = 1;
+    uint8_t first;
+    std::memcpy(&first, &one, 1);
+    return first == 1;
+}
+
 std::string too_large_reason(uint64_t w, uint64_t h, uint64_t limit) {
     return "image too large (" + std::to_string(w) + "x" + std::to_string(h) + " pixels, limit " +
            std::to_string(limit) + ")";
@@ -136,7 +143,7 @@ bool png_stage_header(png_structp png, png_infop info, PngHeader* h) {
     h->interlaced = interlace != PNG_INTERLACE_NONE;
     // Palette -> RGB, gray < 8 bit -> 8 bit, tRNS -> alpha channel.
     png_set_expand(png);
-    if (h->src_depth == 16) png_set_swap(png);  // native (little-endian) uint16
+    if (h->src_depth == 16 && host_little_endian()) png_set_swap(png);  // PNG is big-endian: native uint16
     if (h->interlaced) png_set_interlace_handling(png);
     png_read_update_info(png, info);
     h->depth = png_get_bit_depth(png, info);
@@ -424,7 +431,7 @@ bool png_stage_write(png_structp png, png_infop info, const uint8_t* pixels, int
     png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), depth, types[ch],
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    if (depth == 16) png_set_swap(png);
+    if (depth == 16 && host_little_endian()) png_set_swap(png);
     const size_t stride = static_cast<size_t>(w) * ch * (depth / 8);
     for (int y = 0; y < h; ++y) png_write_row(png, const_cast<png_bytep>(pixels + y * stride));
     png_write_end(png, nullptr);
