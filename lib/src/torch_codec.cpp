@@ -347,17 +347,13 @@ std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Dev
 }
 
 ModelInfo read_model_info(const std::string& path) {
-    ParsedFile pf = parse_model_file(path);
+    // The whole file is checked, as a load does (tensor shapes against the config, the fingerprint).
+    auto impl = load_model_file(path, torch::Device(torch::kCPU));
     ModelInfo info;
-    info.config = pf.cfg;
-    info.fingerprint = pf.fingerprint;
-    info.meta = pf.meta;
-    for (const auto& e : pf.tensors) {
-        if (e.buffer) continue;
-        uint64_t n = 1;
-        for (auto s : e.shape) n *= static_cast<uint64_t>(s);
-        info.parameters += n;
-    }
+    info.config = impl->cfg;
+    info.fingerprint = impl->fingerprint;
+    info.meta = impl->meta;
+    for (const auto& p : impl->net->parameters()) info.parameters += static_cast<uint64_t>(p.numel());
     return info;
 }
 
