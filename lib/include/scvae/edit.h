@@ -1,0 +1,77 @@
+// scvae/edit.h - editing, traversing and interpolating sparse codes (section 5.2 of the paper);
+// the program scvae-edit as library functions.
+//
+// Every emitted record keeps the model identity (fingerprint, n, K, d), grid, image size and padding of its
+// input, so `scvae-edit ... | scvae-decode` works. After an edit the CSR part is rebuilt from the dense
+// codes: indices ascending, exact zeros dropped (a linear mix of two sparse codes is again a valid code).
+// Emitted records say what they are in their source name: a tag is inserted before the extension,
+// "photos/a.png" -> "photos/a~traverse17=0.5.png", so {stem} in scvae-decode's -o pattern stays unique.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scvae/codes.h"
+
+namespace scvae {
+
+enum class EditOp { Set, Add, Scale };
+
+struct AtomEdit {
+    EditOp op = EditOp::Set;
+    uint32_t atom = 0;
+    float value = 0;  // VALUE for --set, DELTA for --add, FACTOR for --scale
+};
+
+struct GridPos {
+    uint32_t row = 0, col = 0;
+};
+
+// "17=0.5" -> {op, 17, 0.5}; throws UsageError("--set: expected ATOM=VALUE ...").
+AtomEdit parse_atom_edit(const std::string& option, EditOp op, const std::string& spec);
+// "2,3" -> {2, 3}; throws UsageError.
+GridPos parse_grid_pos(const std::string& spec);
+
+// Short text of edits for source names: "set17=0.5,add3=-1@2,3".
+std::string edits_tag(const std::vector<AtomEdit>& edits, const std::vector<GridPos>& at);
+// Inserts "~tag" before the extension of the last path component ("d/a.png" -> "d/a~tag.png").
+std::string tagged_source(const std::string& source, const std::string& tag);
+// %g-style number for tags ("0.5", "-1", "1e-05").
+std::string format_value(double v);
+
+// Applies `edits` in order at the positions `at` (every position when empty). Throws
+// Error("atom A is out of range (the model has K=N atoms)") or Error("--at R,C is outside the HxW grid").
+void apply_edits(CodeRecord& rec, const std::vector<AtomEdit>& edits, const std::vector<GridPos>& at);
+
+// `steps` records with component `atom` set to from + (to-from)*i/(steps-1) (from alone when steps == 1)
+// at the positions `at` (every position when empty); sources tagged "traverseATOM=V" ("traverseATOM@R,C=V").
+std::vector<CodeRecord> traverse_record(const CodeRecord& rec, uint32_t atom, double from, double to, int steps,
+                                        const std::vector<GridPos>& at);
+
+// `steps` (>= 2) records (1-t) a + t b for t = i/(steps-1), endpoints included. a and b must come from the same
+// model (fingerprint, n, K, d) and have the same grid; image size and padding are a's. Sources are a's, tagged
+// "interp(B)=T" with B the stem of b's source. Throws Error naming the mismatch.
+std::vector<CodeRecord> interpolate_records(const CodeRecord& a, const CodeRecord& b, int steps);
+
+struct EditOptions {
+    std::vector<std::string> inputs;  // code streams, "-" = stdin (default)
+    std::string output = "-";
+    bool json = false;
+    bool half = false;
+    std::vector<AtomEdit> edits;  // in command-line order
+    std::vector<GridPos> at;      // empty: every grid position
+    bool traverse = false;
+    uint32_t traverse_atom = 0;
+    double from = 0, to = 0;
+    bool interpolate = false;
+    std::string interp_a, interp_b;  // record index (0-based) of the input, or PATH / PATH:INDEX of a code stream
+    int steps = 8;
+};
+
+// Pulls "--interpolate A B" (two values) out of argv before cxxopts sees it. Returns the remaining arguments.
+std::vector<std::string> extract_interpolate(const std::vector<std::string>& args, EditOptions& opt);
+
+int edit_main(const EditOptions& opt);
+
+}  // namespace scvae

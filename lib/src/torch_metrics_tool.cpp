@@ -1,0 +1,627 @@
+// torch_metrics_tool.cpp - scvae-metrics: pairing images (folders, lists, a code stream), computing the metrics of
+// scvae/metrics.h per item and in aggregate, JSON/TSV/summary output and --check thresholds.
+// (In the torch library only because it calls Codec and PerceptualNet, which live there: static link order.)
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "scvae/cli.h"
+#include "scvae/codes.h"
+#include "scvae/error.h"
+#include "scvae/image.h"
+#include "scvae/io.h"
+#include "scvae/metrics.h"
+#include "scvae/model.h"
+#include "scvae/perceptual.h"
+
+namespace scvae {
+
+namespace {
+
+const std::vector<std::string> kImageMetrics{"psnr", "mse", "ssim", "ms_ssim"};
+
+bool is_dir(const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string file_name(const std::string& p) {
+    const size_t slash = p.find_last_of('/');
+    return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+std::string stem(const std::string& p) {
+    std::string n = file_name(p);
+    const size_t dot = n.find_last_of('.');
+    if (dot != std::string::npos && dot > 0) n.resize(dot);
+    return n;
+}
+
+bool has_image_extension(const std::string& name) {
+    const size_t dot = name.find_last_of('.');
+    if (dot == std::string::npos) return false;
+    const std::string ext = lower(name.substr(dot + 1));
+    return ext == "png" || ext == "jpg" || ext == "jpeg";
+}
+
+// PNG and JPEG files of a folder (not recursive), sorted by name.
+std::vector<std::string> list_images(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) throw Error(dir + ": " + std::strerror(errno));
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n.empty() || n[0] == '.' || !has_image_extension(n)) continue;
+        names.push_back(n);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    if (names.empty()) throw Error(dir + ": no PNG or JPEG images in this folder");
+    std::string base = dir;
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    std::vector<std::string> out;
+    for (const auto& n : names) out.push_back(base + "/" + n);
+    return out;
+}
+
+// stem -> path, refusing two images with one stem.
+std::map<std::string, std::string> by_stem(const std::vector<std::string>& paths, const std::string& where) {
+    std::map<std::string, std::string> m;
+    for (const auto& p : paths) {
+        auto [it, fresh] = m.emplace(stem(p), p);
+        if (!fresh)
+            throw Error(where + ": two images named '" + it->first + "' (" + file_name(it->second) + " and " +
+                        file_name(p) + "); pairing is by name without extension");
+    }
+    return m;
+}
+
+struct Pair {
+    std::string name, a, b;  // a = reference / prediction, b = distorted / ground truth
+};
+
+std::vector<Pair> pair_folders(const std::string& da, const std::string& db) {
+    const auto ma = by_stem(list_images(da), da), mb = by_stem(list_images(db), db);
+    std::vector<Pair> out;
+    for (const auto& [s, pa] : ma) {
+        auto it = mb.find(s);
+        if (it == mb.end()) throw Error(db + ": no image named '" + s + "' to pair with " + pa);
+        out.push_back({pa, pa, it->second});
+    }
+    for (const auto& [s, pb] : mb)
+        if (!ma.count(s)) throw Error(da + ": no image named '" + s + "' to pair with " + pb);
+    return out;
+}
+
+std::vector<Pair> gather_pairs(const MetricsOptions& opt) {
+    if (!opt.ref_list.empty() || !opt.dist_list.empty()) {
+        if (opt.ref_list.empty() || opt.dist_list.empty())
+            throw UsageError("--ref-list and --dist-list go together");
+        if (!opt.inputs.empty()) throw UsageError("give either two lists or two folders/files, not both");
+        const auto a = read_list_file(opt.ref_list), b = read_list_file(opt.dist_list);
+        if (a.empty()) throw Error(display_name(opt.ref_list) + ": the list is empty");
+        if (a.size() != b.size())
+            throw Error("the lists differ in length (" + std::to_string(a.size()) + " in " +
+                        display_name(opt.ref_list) + ", " + std::to_string(b.size()) + " in " +
+                        display_name(opt.dist_list) + ")");
+        std::vector<Pair> out;
+        for (size_t i = 0; i < a.size(); ++i) out.push_back({a[i], a[i], b[i]});
+        return out;
+    }
+    if (opt.inputs.size() != 2)
+        throw UsageError(std::string(opt.masks ? "--masks needs PRED GT" : "expected REF DIST") +
+                         " (two folders or two image files)" + (opt.inputs.size() > 2 ? ", got more" : ""));
+    const bool da = is_dir(opt.inputs[0]), db = is_dir(opt.inputs[1]);
+    if (da && db) return pair_folders(opt.inputs[0], opt.inputs[1]);
+    if (da != db) throw UsageError("give two folders or two image files, not one of each");
+    return {{opt.inputs[0], opt.inputs[0], opt.inputs[1]}};
+}
+
+// Images compared as read when both are gray; otherwise both as RGB (alpha composited over white).
+void harmonise(Image& a, Image& b) {
+    if (a.channels == 1 && b.channels == 1) return;
+    if (a.channels != 3) a = to_rgb(a);
+    if (b.channels != 3) b = to_rgb(b);
+}
+
+// The decoded image as scvae-decode would write it: rounded to 8 bits.
+void quantise8(Image& img) {
+    for (auto& v : img.data) v = static_cast<float>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f) / 255.0);
+}
+
+struct Selection {
+    bool psnr = true, mse = true, ssim = true, ms_ssim = true;
+};
+
+Selection parse_selection(const std::vector<std::string>& names) {
+    if (names.empty()) return {};
+    Selection s{false, false, false, false};
+    for (const auto& raw : names) {
+        const std::string n = lower(raw);
+        if (n == "psnr") s.psnr = true;
+        else if (n == "mse") s.mse = true;
+        else if (n == "ssim") s.ssim = true;
+        else if (n == "ms_ssim" || n == "ms-ssim" || n == "msssim") s.ms_ssim = true;
+        else throw UsageError("--metrics: unknown metric '" + raw + "' (choose from psnr, mse, ssim, ms_ssim)");
+    }
+    return s;
+}
+
+struct Item {
+    std::string name, a, b;
+    int width = 0, height = 0;
+    std::map<std::string, double> v;
+};
+
+void quality_metrics(Item& it, const Image& a, const Image& b, const Selection& sel) {
+    check_same_shape(a, b, it.a + " vs " + it.b);
+    it.width = a.width;
+    it.height = a.height;
+    try {
+        const double m = mse(a, b);
+        if (sel.psnr) it.v["psnr"] = psnr_from_mse(m);
+        if (sel.mse) it.v["mse"] = m;
+        if (sel.ssim) it.v["ssim"] = ssim(a, b);
+        if (sel.ms_ssim) it.v["ms_ssim"] = ms_ssim(a, b);
+    } catch (const Error& e) {
+        throw Error(it.a + " vs " + it.b + ": " + e.what());
+    }
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads; rethrows the error of the lowest index.
+template <class Fn>
+void parallel_for(size_t n, int threads, Fn fn) {
+    const size_t T = std::max<size_t>(1, std::min<size_t>(n, static_cast<size_t>(threads)));
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    size_t err_index = SIZE_MAX;
+    std::exception_ptr err;
+    auto worker = [&] {
+        for (size_t i; (i = next++) < n;) {
+            {
+                std::lock_guard<std::mutex> g(mu);
+                if (err) return;
+            }
+            try {
+                fn(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> g(mu);
+                if (i < err_index) err_index = i, err = std::current_exception();
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < T; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (err) std::rethrow_exception(err);
+}
+
+nlohmann::json stats_json(const CodeStats& s) {
+    nlohmann::json j;
+    j["records"] = s.records;
+    j["fingerprint"] = s.fingerprint;
+    j["K"] = s.K;
+    j["vectors"] = s.vectors;
+    j["hoyer"] = {{"mean", s.hoyer_mean}, {"std", s.hoyer_std}};
+    j["zero_fraction"] = s.zero_fraction;
+    j["nnz_per_vector"] = s.nnz_per_vector;
+    j["atoms_used"] = s.atoms_used;
+    j["atom_histogram"] = s.atom_histogram;
+    j["bytes"] = s.bytes;
+    j["pixels"] = s.pixels;
+    j["bpp"] = s.bpp;
+    return j;
+}
+
+void add_stats_summary(std::map<std::string, double>& sum, const CodeStats& s) {
+    sum["hoyer"] = s.hoyer_mean;
+    sum["zero_fraction"] = s.zero_fraction;
+    sum["nnz_per_vector"] = s.nnz_per_vector;
+    sum["atoms_used"] = static_cast<double>(s.atoms_used);
+    sum["bpp"] = s.bpp;
+}
+
+std::string fmt(double v, int prec = 6) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    return buf;
+}
+
+struct Report {
+    std::vector<std::string> columns;  // per-item metric names, in order
+    std::vector<Item> items;
+    std::map<std::string, MeanStd> aggregate;
+    std::map<std::string, double> set_level;  // fid and code statistics
+    std::optional<CodeStats> code_stats;
+    std::vector<RecordStats> records;
+    std::string mode;
+};
+
+void aggregate_items(Report& r) {
+    for (const auto& c : r.columns) {
+        std::vector<double> v;
+        for (const auto& it : r.items)
+            if (it.v.count(c)) v.push_back(it.v.at(c));
+        if (!v.empty()) r.aggregate[c] = mean_std(v);
+    }
+}
+
+std::string render(const Report& r, const MetricsOptions& opt) {
+    std::string out;
+    if (opt.summary) {
+        static const std::vector<std::pair<std::string, std::string>> labels{
+            {"psnr", "PSNR"}, {"ssim", "SSIM"}, {"ms_ssim", "MS-SSIM"}, {"lpips", "LPIPS"}, {"mse", "MSE"},
+            {"iou", "IoU"}, {"dice", "Dice"}};
+        std::vector<std::string> parts;
+        if (!r.items.empty()) parts.push_back("n=" + std::to_string(r.items.size()));
+        else if (r.code_stats) parts.push_back("records=" + std::to_string(r.code_stats->records));
+        char buf[96];
+        for (const auto& [k, label] : labels) {
+            auto it = r.aggregate.find(k);
+            if (it == r.aggregate.end()) continue;
+            std::snprintf(buf, sizeof buf, k == "psnr" || k == "mse" ? "%s %.2f" : "%s %.4f", label.c_str(),
+                          it->second.mean);
+            parts.push_back(buf);
+        }
+        if (r.set_level.count("fid")) {
+            std::snprintf(buf, sizeof buf, "rFID %.2f", r.set_level.at("fid"));
+            parts.push_back(buf);
+        }
+        if (r.code_stats) {
+            std::snprintf(buf, sizeof buf, "sparsity %.1f%%", 100.0 * r.code_stats->hoyer_mean);
+            parts.push_back(buf);
+            std::snprintf(buf, sizeof buf, "nnz/vector %.2f", r.code_stats->nnz_per_vector);
+            parts.push_back(buf);
+            std::snprintf(buf, sizeof buf, "atoms %llu/%u", static_cast<unsigned long long>(r.code_stats->atoms_used),
+                          r.code_stats->K);
+            parts.push_back(buf);
+            std::snprintf(buf, sizeof buf, "bpp %.4f", r.code_stats->bpp);
+            parts.push_back(buf);
+        }
+        for (size_t i = 0; i < parts.size(); ++i) out += (i ? "  " : "") + parts[i];
+        return out + "\n";
+    }
+    if (opt.tsv) {
+        if (!r.items.empty()) {
+            out += "name";
+            for (const auto& c : r.columns) out += "\t" + c;
+            out += "\n";
+            for (const auto& it : r.items) {
+                out += it.name;
+                for (const auto& c : r.columns) out += "\t" + (it.v.count(c) ? fmt(it.v.at(c), 8) : std::string("-"));
+                out += "\n";
+            }
+            for (const char* which : {"mean", "std"}) {
+                out += std::string("(") + which + ")";
+                for (const auto& c : r.columns) {
+                    auto a = r.aggregate.find(c);
+                    out += "\t" + (a == r.aggregate.end() ? std::string("-")
+                                                          : fmt(which[0] == 'm' ? a->second.mean : a->second.std, 8));
+                }
+                out += "\n";
+            }
+        } else if (!r.records.empty()) {
+            out += "source\tvectors\thoyer\tnnz_per_vector\tbytes\tbpp\n";
+            for (const auto& s : r.records)
+                out += s.source + "\t" + std::to_string(s.vectors) + "\t" + fmt(s.hoyer, 8) + "\t" +
+                       fmt(s.nnz_per_vector, 8) + "\t" + std::to_string(s.bytes) + "\t" + fmt(s.bpp, 8) + "\n";
+        }
+        for (const auto& [k, v] : r.set_level) out += "(" + k + ")\t" + fmt(v, 10) + "\n";
+        return out;
+    }
+    nlohmann::ordered_json j;
+    j["mode"] = r.mode;
+    if (!r.items.empty()) {
+        nlohmann::ordered_json items = nlohmann::ordered_json::array();
+        for (const auto& it : r.items) {
+            nlohmann::ordered_json e;
+            e["name"] = it.name;
+            e[r.mode == "masks" ? "prediction" : "reference"] = it.a;
+            e[r.mode == "masks" ? "truth" : (r.mode == "codes" ? "codes" : "distorted")] = it.b;
+            if (it.width) {
+                e["width"] = it.width;
+                e["height"] = it.height;
+            }
+            for (const auto& c : r.columns)
+                if (it.v.count(c)) e[c] = it.v.at(c);
+            items.push_back(e);
+        }
+        j["images"] = items;
+        nlohmann::ordered_json agg;
+        agg["count"] = r.items.size();
+        for (const auto& c : r.columns) {
+            auto a = r.aggregate.find(c);
+            if (a != r.aggregate.end()) agg[c] = {{"mean", a->second.mean}, {"std", a->second.std}};
+        }
+        if (r.set_level.count("fid")) agg["fid"] = r.set_level.at("fid");
+        j["aggregate"] = agg;
+    }
+    if (r.code_stats) {
+        j["codes"] = stats_json(*r.code_stats);
+        nlohmann::ordered_json recs = nlohmann::ordered_json::array();
+        for (const auto& s : r.records)
+            recs.push_back({{"source", s.source}, {"vectors", s.vectors}, {"hoyer", s.hoyer},
+                            {"nnz_per_vector", s.nnz_per_vector}, {"bytes", s.bytes}, {"bpp", s.bpp}});
+        j["codes"]["per_record"] = recs;
+    }
+    return j.dump(1) + "\n";
+}
+
+// Everything --check can name, with its value (means for per-item metrics).
+std::map<std::string, double> check_values(const Report& r) {
+    std::map<std::string, double> v = r.set_level;
+    for (const auto& [k, a] : r.aggregate) v[k] = a.mean;
+    return v;
+}
+
+}  // namespace
+
+std::vector<MetricCheck> parse_checks(const std::string& spec) {
+    std::vector<MetricCheck> out;
+    size_t start = 0;
+    while (start <= spec.size()) {
+        size_t comma = spec.find(',', start);
+        if (comma == std::string::npos) comma = spec.size();
+        std::string part = spec.substr(start, comma - start);
+        part.erase(std::remove_if(part.begin(), part.end(), [](unsigned char c) { return std::isspace(c); }), part.end());
+        start = comma + 1;
+        if (part.empty()) {
+            if (comma == spec.size()) break;
+            continue;
+        }
+        size_t p = part.find_first_of("<>=");
+        if (p == std::string::npos || p == 0)
+            throw UsageError("--check: expected METRIC>=VALUE (or <=, >, <, ==), got '" + part + "'");
+        MetricCheck c;
+        c.metric = lower(part.substr(0, p));
+        if (c.metric == "ms-ssim") c.metric = "ms_ssim";
+        if (c.metric == "sparsity") c.metric = "hoyer";
+        size_t q = p;
+        while (q < part.size() && std::string("<>=").find(part[q]) != std::string::npos) ++q;
+        c.op = part.substr(p, q - p);
+        if (c.op != ">=" && c.op != "<=" && c.op != ">" && c.op != "<" && c.op != "==")
+            throw UsageError("--check: unknown comparison '" + c.op + "' in '" + part + "' (use >=, <=, >, <, ==)");
+        c.value = parse_double_option("--check " + c.metric, part.substr(q));
+        out.push_back(c);
+    }
+    if (out.empty()) throw UsageError("--check: no conditions given");
+    return out;
+}
+
+bool check_passes(const MetricCheck& c, double v) {
+    if (c.op == ">=") return v >= c.value;
+    if (c.op == "<=") return v <= c.value;
+    if (c.op == ">") return v > c.value;
+    if (c.op == "<") return v < c.value;
+    return v == c.value;
+}
+
+int metrics_main(const MetricsOptions& opt) {
+    const Selection sel = parse_selection(opt.metrics);
+    std::vector<MetricCheck> checks;
+    if (!opt.check.empty()) checks = parse_checks(opt.check);
+    if (opt.tsv && opt.summary) throw UsageError("--tsv and --summary cannot be combined");
+    const bool perceptual = !opt.lpips_model.empty() || !opt.fid_model.empty();
+    const bool codes_only = !opt.codes.empty() && opt.inputs.empty() && opt.ref_list.empty();
+    if (opt.masks && !opt.codes.empty()) throw UsageError("--masks and --codes cannot be combined");
+    if ((opt.masks || codes_only) && perceptual)
+        throw UsageError("--lpips-model and --fid-model need pairs of images");
+    if ((opt.masks || codes_only) && !opt.metrics.empty())
+        throw UsageError("--metrics chooses image-quality metrics; it does not apply here");
+    if (opt.codes == "-" && (opt.ref_list == "-" || opt.dist_list == "-"))
+        throw UsageError("'-' (stdin) can be given only once");
+    set_threads(opt.threads);
+    const int threads = opt.threads > 0 ? opt.threads : available_cpus();
+    const Device device = parse_device(opt.device);
+
+    std::optional<PerceptualNet> lpips, fidnet;
+    if (!opt.lpips_model.empty()) lpips = PerceptualNet::load(opt.lpips_model, PerceptualNet::Kind::Lpips, device);
+    if (!opt.fid_model.empty()) fidnet = PerceptualNet::load(opt.fid_model, PerceptualNet::Kind::Features, device);
+    std::vector<double> feat_a, feat_b;
+    size_t feat_dim = 0;
+    // Perceptual numbers for one compared pair (serially: the networks run their own threads).
+    auto perceptual_item = [&](Item& it, const Image& a, const Image& b) {
+        if (lpips) it.v["lpips"] = lpips->distance(a, b);
+        if (fidnet) {
+            auto fa = fidnet->features(a), fb = fidnet->features(b);
+            feat_dim = fa.size();
+            feat_a.insert(feat_a.end(), fa.begin(), fa.end());
+            feat_b.insert(feat_b.end(), fb.begin(), fb.end());
+        }
+    };
+
+    Report rep;
+    if (sel.psnr) rep.columns.push_back("psnr");
+    if (sel.mse) rep.columns.push_back("mse");
+    if (sel.ssim) rep.columns.push_back("ssim");
+    if (sel.ms_ssim) rep.columns.push_back("ms_ssim");
+    if (lpips) rep.columns.push_back("lpips");
+    {
+        // Refuse --check names that this mode does not compute before doing any work.
+        std::set<std::string> avail;
+        const std::vector<std::string> stats{"hoyer", "zero_fraction", "nnz_per_vector", "atoms_used", "bpp"};
+        if (opt.masks) avail = {"iou", "dice"};
+        else if (codes_only) avail.insert(stats.begin(), stats.end());
+        else {
+            avail.insert(rep.columns.begin(), rep.columns.end());
+            if (fidnet) avail.insert("fid");
+            if (!opt.codes.empty()) avail.insert(stats.begin(), stats.end());
+        }
+        for (const auto& c : checks)
+            if (!avail.count(c.metric)) {
+                std::string known;
+                for (const auto& k : avail) known += (known.empty() ? "" : ", ") + k;
+                throw UsageError("--check: '" + c.metric + "' is not computed here (available: " + known + ")");
+            }
+    }
+
+    if (opt.masks) {
+        rep.mode = "masks";
+        rep.columns = {"iou", "dice"};
+        const auto pairs = gather_pairs(opt);
+        rep.items.resize(pairs.size());
+        parallel_for(pairs.size(), threads, [&](size_t i) {
+            Item& it = rep.items[i];
+            it.name = pairs[i].name;
+            it.a = pairs[i].a;
+            it.b = pairs[i].b;
+            const MaskScores s = mask_scores(read_image(it.a), read_image(it.b));
+            it.v["iou"] = s.iou;
+            it.v["dice"] = s.dice;
+        });
+    } else if (codes_only) {
+        rep.mode = "codes";
+        rep.columns.clear();
+        InputFile in(opt.codes);
+        CodeReader reader(in.get(), in.name());
+        CodeStatsAccumulator acc;
+        CodeRecord rec;
+        uint64_t before = 0;
+        while (reader.next(rec)) {
+            try {
+                rep.records.push_back(acc.add(rec, reader.bytes_read() - before));
+            } catch (const Error& e) {
+                throw Error(in.name() + ": record " + std::to_string(reader.records_read()) + ": " + e.what());
+            }
+            before = reader.bytes_read();
+        }
+        if (reader.records_read() == 0) throw Error(in.name() + ": no records in the code stream");
+        rep.code_stats = acc.result();
+        add_stats_summary(rep.set_level, *rep.code_stats);
+    } else if (!opt.codes.empty()) {
+        // References vs a code stream, decoded with the model.
+        rep.mode = "codes";
+        std::vector<std::string> refs;
+        if (!opt.ref_list.empty()) {
+            if (!opt.dist_list.empty()) throw UsageError("--dist-list does not go with --codes");
+            if (!opt.inputs.empty()) throw UsageError("give either REF or --ref-list, not both");
+            refs = read_list_file(opt.ref_list);
+            if (refs.empty()) throw Error(display_name(opt.ref_list) + ": the list is empty");
+        } else {
+            if (opt.inputs.size() != 1) throw UsageError("--codes compares with one REF (a folder or an image file)");
+            refs = is_dir(opt.inputs[0]) ? list_images(opt.inputs[0]) : std::vector<std::string>{opt.inputs[0]};
+        }
+        const std::string where_refs = opt.ref_list.empty() ? opt.inputs[0] : display_name(opt.ref_list);
+        const auto ref_by_stem = by_stem(refs, where_refs);
+        Codec codec = Codec::load(opt.model.empty() ? default_model_path() : opt.model, device);
+        InputFile in(opt.codes);
+        CodeReader reader(in.get(), in.name());
+        CodeStatsAccumulator acc;
+        CodeRecord rec;
+        uint64_t before = 0;
+        std::set<std::string> used;
+        while (reader.next(rec)) {
+            const std::string where = in.name() + ": record " + std::to_string(reader.records_read());
+            try {
+                rep.records.push_back(acc.add(rec, reader.bytes_read() - before));
+            } catch (const Error& e) {
+                throw Error(where + ": " + e.what());
+            }
+            before = reader.bytes_read();
+            std::string ref;
+            if (refs.size() == 1 && opt.ref_list.empty() && !is_dir(opt.inputs[0])) {
+                if (reader.records_read() > 1)
+                    throw Error(in.name() + ": more than one record, but REF is one image; give a folder");
+                ref = refs[0];
+            } else {
+                auto it = ref_by_stem.find(stem(rec.source));
+                if (it == ref_by_stem.end())
+                    throw Error(where + " (source " + rec.source + "): no reference image named '" +
+                                stem(rec.source) + "' in " + where_refs);
+                ref = it->second;
+            }
+            if (!used.insert(ref).second) throw Error(where + ": a second record for " + ref);
+            if (rec.fingerprint != codec.fingerprint() && !opt.force)
+                throw Error(where + ": made by model " + rec.fingerprint + ", not by " + codec.fingerprint() +
+                            " (use --model, or --force to decode anyway)");
+            Image dec;
+            try {
+                dec = codec.decode(rec);
+            } catch (const Error& e) {
+                throw Error(where + ": " + e.what());
+            }
+            quantise8(dec);
+            Image a = read_image(ref);
+            if (a.channels != 3) a = to_rgb(a);
+            Item it;
+            it.name = ref;
+            it.a = ref;
+            it.b = in.name() + "#" + std::to_string(reader.records_read());
+            quality_metrics(it, a, dec, sel);
+            perceptual_item(it, a, dec);
+            rep.items.push_back(std::move(it));
+        }
+        if (reader.records_read() == 0) throw Error(in.name() + ": no records in the code stream");
+        for (const auto& r : refs)
+            if (!used.count(r)) throw Error(in.name() + ": no record for the reference image " + r);
+        rep.code_stats = acc.result();
+        add_stats_summary(rep.set_level, *rep.code_stats);
+    } else {
+        rep.mode = "pairs";
+        const auto pairs = gather_pairs(opt);
+        rep.items.resize(pairs.size());
+        parallel_for(pairs.size(), perceptual ? 1 : threads, [&](size_t i) {
+            Item& it = rep.items[i];
+            it.name = pairs[i].name;
+            it.a = pairs[i].a;
+            it.b = pairs[i].b;
+            Image a = read_image(it.a), b = read_image(it.b);
+            harmonise(a, b);
+            quality_metrics(it, a, b, sel);
+            perceptual_item(it, a, b);
+        });
+    }
+    aggregate_items(rep);
+    if (fidnet) {
+        const size_t n = rep.items.size();
+        try {
+            rep.set_level["fid"] =
+                frechet_distance(feature_statistics(feat_a, n, feat_dim), feature_statistics(feat_b, n, feat_dim));
+        } catch (const Error& e) {
+            throw Error(std::string("FID: ") + e.what());
+        }
+    }
+
+    // Output first (so a failed check still shows the numbers), then the checks.
+    const std::string text = render(rep, opt);
+    AtomicOutput out(opt.output);
+    out.write(text.data(), text.size());
+    out.commit();
+
+    if (!checks.empty()) {
+        const auto values = check_values(rep);
+        int failed = 0;
+        for (const auto& c : checks) {
+            auto it = values.find(c.metric);
+            if (it == values.end()) throw Error("--check: '" + c.metric + "' was not computed");
+            if (!check_passes(c, it->second)) {
+                warn("check failed: " + c.metric + " = " + fmt(it->second, 8) + ", wanted " + c.op + " " +
+                     fmt(c.value, 8));
+                ++failed;
+            }
+        }
+        if (failed) return kExitData;
+    }
+    return kExitOk;
+}
+
+}  // namespace scvae
