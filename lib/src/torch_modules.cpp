@@ -65,22 +65,23 @@ torch::Tensor sparse_objective(const torch::Tensor& x, const torch::Tensor& D, c
     return 0.5 * r.pow(2).sum(-1) + alpha * z.abs().sum(-1);
 }
 
-torch::Tensor ista(const torch::Tensor& x, const torch::Tensor& D, double alpha, int iters) {
-    double L = lipschitz_constant(D);
-    auto Dt = D.t();
+namespace {
+
+// ISTA / FISTA with a known Lipschitz constant L (the LISTA module keeps its L, so that forward() does not
+// recompute an eigenvalue on every call).
+torch::Tensor ista_with(const torch::Tensor& x, const torch::Tensor& D, double alpha, int iters, double L) {
     auto theta = torch::full({D.size(1)}, alpha / L, x.options());
     auto z = torch::zeros({x.size(0), D.size(1)}, x.options());
-    auto xD = x.matmul(D);                // B x K  (D^T x per row)
-    auto G = Dt.matmul(D);                // K x K
+    auto xD = x.matmul(D);        // B x K  (D^T x per row)
+    auto G = D.t().matmul(D);     // K x K
     for (int t = 0; t < iters; ++t) {
-        auto grad = z.matmul(G) - xD;     // D^T (D z - x)
+        auto grad = z.matmul(G) - xD;  // D^T (D z - x)
         z = soft_threshold(z - grad / L, theta);
     }
     return z;
 }
 
-torch::Tensor fista(const torch::Tensor& x, const torch::Tensor& D, double alpha, int iters) {
-    double L = lipschitz_constant(D);
+torch::Tensor fista_with(const torch::Tensor& x, const torch::Tensor& D, double alpha, int iters, double L) {
     auto theta = torch::full({D.size(1)}, alpha / L, x.options());
     auto z = torch::zeros({x.size(0), D.size(1)}, x.options());
     auto y = z;
@@ -98,6 +99,16 @@ torch::Tensor fista(const torch::Tensor& x, const torch::Tensor& D, double alpha
     return z;
 }
 
+}  // namespace
+
+torch::Tensor ista(const torch::Tensor& x, const torch::Tensor& D, double alpha, int iters) {
+    return ista_with(x, D.to(x.options()), alpha, iters, lipschitz_constant(D));
+}
+
+torch::Tensor fista(const torch::Tensor& x, const torch::Tensor& D, double alpha, int iters) {
+    return fista_with(x, D.to(x.options()), alpha, iters, lipschitz_constant(D));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Learned ISTA
 
@@ -112,8 +123,8 @@ LISTAImpl::LISTAImpl(int n_, int K_, int steps_, double alpha_, std::string solv
 }
 
 torch::Tensor LISTAImpl::forward(const torch::Tensor& x) {
-    if (solver == "ista") return ista(x, D, alpha, steps);
-    if (solver == "fista") return fista(x, D, alpha, steps);
+    if (solver == "ista") return ista_with(x, D, alpha, steps, L);
+    if (solver == "fista") return fista_with(x, D, alpha, steps, L);
     auto b = x.matmul(W_e.t());  // B x K
     auto z = soft_threshold(b, theta);
     auto St = S.t();
