@@ -37,7 +37,7 @@ static scvae::SegmentToolOptions parse(int argc, char** argv) {
     if (r.count("inputs")) opt.inputs = r["inputs"].as<std::vector<std::string>>();
     opt.seg.method = scvae::parse_segment_method(str("method"));
     if (r.count("classes")) {
-        opt.seg.k = scvae::parse_int_option("-k", str("classes"), 2, 256);
+        opt.seg.k = scvae::parse_int_option("-k", str("classes"), 2, 1 << 20);
         opt.k_given = true;
     }
     opt.seg.iters = scvae::parse_int_option("--iters", str("iters"), 1, 100000);

@@ -1,0 +1,124 @@
+#!/usr/bin/env bats
+# scvae-segment: k-means and spectral segmentation from code streams or images, masks, label maps, overlays,
+# noise, and the errors.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+    load helpers
+    cd "$BATS_TEST_TMPDIR"
+    cp "$IMAGES/photo64.png" a.png
+    cp "$IMAGES/photo2.png" b.png
+    scvae-encode -m "$TINY" -o ab.scv a.png b.png
+}
+
+# white_png FILE W H: an all-white 8-bit gray PNG (python3 standard library only).
+white_png() {
+    python3 - "$@" <<'PY'
+import struct, sys, zlib
+path, w, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+raw = b"".join(b"\x00" + b"\xff" * w for _ in range(h))
+open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                       + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PY
+}
+
+@test "encode | segment --method spectral: one summary per image, masks at the original size" {
+    run -0 --separate-stderr bash -c "scvae-encode -m '$TINY' a.png b.png | scvae-segment --method spectral -o 'm-{stem}.png'"
+    assert_equal "${#lines[@]}" 2
+    [[ -z $stderr ]]
+    run -0 jq -c '[.index, .source, .method, .k, (.class_sizes | length), (.class_sizes | add) == (.grid[0] * .grid[1]), .image]' <<<"$output"
+    assert_line --index 0 '[0,"a.png","spectral",2,2,true,[64,64]]'
+    assert_line --index 1 '[1,"b.png","spectral",2,2,true,[96,96]]'
+    run -0 png_size m-a.png
+    assert_output "64 64"
+    run -0 png_size m-b.png
+    assert_output "96 96"
+}
+
+@test "the mask's white area is the summary's foreground fraction, and -o equals --mask for spectral" {
+    scvae-segment --method spectral -k 3 -o 'o-{stem}.png' --mask 'm-{stem}.png' ab.scv > s.jsonl
+    cmp o-a.png m-a.png
+    white_png white.png 64 64
+    frac=$(jq -r 'select(.source=="a.png") | .foreground_fraction' s.jsonl)
+    iou=$(scvae-metrics --masks m-a.png white.png | jq '.images[0].iou')
+    run -0 python3 -c "print(abs($frac - $iou) < 1e-6)"
+    assert_output True
+    run -0 jq -c '[.k, (.bndcon | length), (.bndcon == (.bndcon | sort | reverse))]' s.jsonl
+    assert_line --index 0 '[3,3,true]'
+}
+
+@test "kmeans (the default) gives 5 classes, label maps and overlays at the original size" {
+    run -0 scvae-segment -o 'l-{stem}.png' --labels 'lab-{index}.png' --overlay 'v-{stem}.png' ab.scv
+    run -0 jq -c '[.method, .k, (.class_sizes | length), (.foreground_classes | all(. >= 1))]' <<<"$output"
+    assert_line --index 0 '["kmeans",5,5,true]'
+    cmp l-a.png lab-0.png
+    cmp l-b.png lab-1.png
+    run -0 png_size v-b.png
+    assert_output "96 96"
+    run -0 png_size lab-1.png
+    assert_output "96 96"
+}
+
+@test "--model segments images directly, with the same result as the encode pipeline" {
+    scvae-segment --method spectral ab.scv > piped.jsonl
+    scvae-segment --method spectral -m "$TINY" a.png b.png > direct.jsonl
+    diff piped.jsonl direct.jsonl
+}
+
+@test "--noise adds seeded Gaussian noise before encoding" {
+    scvae-segment -m "$TINY" --overlay 'clean-{stem}.png' a.png > clean.jsonl
+    scvae-segment -m "$TINY" --noise 0.2 --seed 5 --overlay 'n1-{stem}.png' a.png > n1.jsonl
+    scvae-segment -m "$TINY" --noise 0.2 --seed 5 --overlay 'n2-{stem}.png' a.png > n2.jsonl
+    cmp n1-a.png n2-a.png
+    cmp n1.jsonl n2.jsonl
+    ! cmp -s clean-a.png n1-a.png
+    run -0 jq '.noise' n1.jsonl
+    assert_output 0.2
+    run -0 jq 'has("noise")' clean.jsonl
+    assert_output false
+}
+
+@test "--noise on a code stream is a usage error" {
+    run -2 scvae-segment --noise 0.1 ab.scv
+    assert_output --partial "--noise needs images as input"
+}
+
+@test "an overlay without its source image is a clear error; --images finds it" {
+    mkdir pics && mv a.png b.png pics/
+    run -1 --separate-stderr scvae-segment --overlay 'v-{stem}.png' ab.scv
+    assert_equal "$stderr" "scvae-segment: overlay: source image 'a.png' not found (use --images DIR to say where the images are)"
+    assert_no_file v-a.png
+    run -0 scvae-segment --overlay 'v-{stem}.png' --images pics ab.scv
+    [[ -s v-a.png && -s v-b.png ]]
+}
+
+@test "k larger than the grid, an empty stream, and bad options" {
+    cells=$(scvae-encode -m "$TINY" --json a.png | jq '.grid.h * .grid.w')
+    run -1 scvae-segment -k $((cells + 1)) ab.scv
+    assert_output "scvae-segment: a.png: k ($((cells + 1))) is larger than the number of grid cells ($cells)"
+    run -1 bash -c "scvae-segment < /dev/null"
+    assert_output "scvae-segment: no code records in the input (empty stream)"
+    run -2 scvae-segment --method watershed ab.scv
+    assert_output --partial "expected kmeans or spectral"
+    run -2 scvae-segment -k 1 ab.scv
+    run -2 scvae-segment -o mask.png ab.scv
+    assert_output --partial "more than one image to write"
+    run -2 scvae-segment -o 'mask-{stem}.bmp' ab.scv
+    assert_output --partial "unknown image extension"
+}
+
+@test "a corrupt code stream is a data error naming the file" {
+    head -c 100 ab.scv > cut.scv
+    run -1 scvae-segment cut.scv
+    assert_output --partial "cut.scv"
+}
+
+@test "--help lists every option of the man page" {
+    run -0 scvae-segment --help
+    for o in method classes iters redo seed bndcon-threshold model noise output labels mask overlay images batch threads; do
+        assert_output --partial -- "--$o"
+        grep -q -- "\\\\-\\\\-${o//-/\\\\-}" "$SCVAE_SOURCE_DIR/man/scvae-segment.1" || fail "--$o missing from the man page"
+    done
+}
