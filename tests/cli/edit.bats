@@ -159,3 +159,23 @@ component() { # STREAM-JSON POS ATOM
     run -0 bash -c "scvae-edit --interpolate 0 1 --steps 3 q.scv | scvae-decode -o 'i{index}.png'"
     [[ -f i0.png && -f i2.png ]]
 }
+
+@test "examples/Makefile: traversal and interpolation sheets and the Table 1 line (tiny model, small photos)" {
+    [[ -f $TINY ]] || skip "tests/data/tiny.scvm not present yet"
+    command -v make >/dev/null || skip "make not installed"
+    mkdir photos
+    cp "$IMAGES/photo64.png" "$IMAGES/baseline.jpg" photos/
+    run -0 make -C "$SCVAE_SOURCE_DIR/examples" MODEL="$TINY" PHOTOS="$PWD/photos" OUT="$PWD/out" \
+        TRAVERSE_STEPS=3 INTERP_A="$PWD/photos/photo64.png" INTERP_B="$PWD/photos/baseline.jpg" INTERP_STEPS=4
+    # Traversal: 2 photos x 3 steps of 64x64 tiles in 3 columns; interpolation: 4 tiles in one row.
+    read -r w h < <(png_size out/traversal.png)
+    (( w >= 3 * 64 && w < 3 * 64 + 20 && h > 2 * 64 )) || fail "traversal sheet is ${w}x${h}"
+    read -r w h < <(png_size out/interpolation.png)
+    (( w >= 4 * 64 && w < 4 * 64 + 20 && h > 64 && h < 2 * 64 )) || fail "interpolation sheet is ${w}x${h}"
+    run -0 cat out/table1.txt
+    assert_output --regexp '^n=2  PSNR [0-9.]+  SSIM [0-9.-]+  MS-SSIM [0-9.]+  MSE [0-9.]+  sparsity [0-9.]+%  nnz/vector [0-9.]+  atoms [0-9]+/[0-9]+  bpp [0-9.]+$'
+    run -0 jq -r '.images | length' out/metrics.json
+    assert_output 2
+    run -1 make -C "$SCVAE_SOURCE_DIR/examples" MODEL="$TINY" PHOTOS="$PWD/photos" OUT="$PWD/out" check CHECK='psnr>=99'
+    assert_output --partial "check failed: psnr"
+}

@@ -7,17 +7,20 @@ setup() {
 }
 
 @test "encode | decode round trip restores the original size of an odd-sized image" {
-    run -0 bash -c "scvae-encode '$IMAGES/photo1.jpg' | scvae-decode -o out.png"
+    run -0 bash -c "scvae-encode '$IMAGES/interlaced.png' | scvae-decode -o out.png"
     [[ -f out.png ]]
-    # photo1.jpg is 101x77 (not a multiple of 2^d): decode must give the original size back.
+    # interlaced.png is 33x31 (not a multiple of 2^d = 4): decode must give the original size back.
     run -0 png_size out.png
-    assert_output "101 77"
+    assert_output "33 31"
+    run -0 bash -c "scvae-encode --json '$IMAGES/interlaced.png' | jq -c '[.pad.right, .pad.bottom, .grid.h, .grid.w]'"
+    assert_output "[3,1,8,9]"
 }
 
 @test "encode --json is JSON Lines that jq reads, one object per image" {
     run -0 --separate-stderr bash -c "scvae-encode --json '$IMAGES/photo1.jpg' '$IMAGES/photo2.png' | jq -c '[.source, .image.width, .image.height, .grid.h, .grid.w]'"
     assert_equal "${#lines[@]}" 2
-    assert_equal "${lines[0]}" "[\"$IMAGES/photo1.jpg\",101,77,20,26]"
+    assert_equal "${lines[0]}" "[\"$IMAGES/photo1.jpg\",128,128,32,32]"
+    assert_equal "${lines[1]}" "[\"$IMAGES/photo2.png\",96,96,24,24]"
     [[ -z $stderr ]]
 }
 
@@ -49,16 +52,22 @@ setup() {
     assert_equal "${lines[2]}" "$IMAGES/photo3.jpg"
 }
 
-@test "--batch 1 and --batch 8 give identical streams" {
+@test "--batch 1 and --batch 8 give the same codes (up to float rounding)" {
     scvae-encode --batch 1 -o b1.scv "$IMAGES/photo1.jpg" "$IMAGES/photo3.jpg"
     scvae-encode --batch 8 -o b8.scv "$IMAGES/photo1.jpg" "$IMAGES/photo3.jpg"
-    cmp b1.scv b8.scv
+    scvae-decode -o 'b1-{index}.png' b1.scv
+    scvae-decode -o 'b8-{index}.png' b8.scv
+    # batched convolutions sum in another order: images must agree to well within one grey level
+    run -0 scvae-metrics --check 'psnr>=50' b1-0.png b8-0.png
+    run -0 scvae-metrics --check 'psnr>=50' b1-1.png b8-1.png
 }
 
-@test "--threads 1 and --threads 2 give identical codes" {
+@test "--threads 1 and --threads 2 give the same codes (up to float rounding)" {
     scvae-encode --threads 1 -o t1.scv "$IMAGES/photo1.jpg"
     scvae-encode --threads 2 -o t2.scv "$IMAGES/photo1.jpg"
-    cmp t1.scv t2.scv
+    scvae-decode -o t1.png t1.scv
+    scvae-decode -o t2.png t2.scv
+    run -0 scvae-metrics --check 'psnr>=50' t1.png t2.png
     run -2 scvae-encode --threads 0 "$IMAGES/photo1.jpg"
     assert_output --partial "--threads"
 }
@@ -90,7 +99,7 @@ setup() {
 
 @test "'-' reads an image from stdin" {
     run -0 bash -c "scvae-encode --json - < '$IMAGES/photo2.png' | jq -r .source"
-    assert_output "-"
+    [[ $output == "-" ]]
     run -0 bash -c "scvae-encode - < '$IMAGES/photo2.png' | scvae-decode -o stdin.png"
     [[ -f stdin.png ]]
 }
@@ -265,11 +274,11 @@ setup() {
     scvae-encode -o three.scv "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg"
     scvae-decode --montage 3 --gap 0 -o sheet.png three.scv
     run -0 png_size sheet.png
-    assert_output "303 77"
+    assert_output "384 128"
     scvae-decode --montage 3 --gap 4 --labels -o labelled.png three.scv
     read -r w h < <(png_size labelled.png)
-    (( w == 303 + 4 * 4 ))
-    (( h > 77 + 8 ))     # a label band under the tiles
+    (( w == 384 + 4 * 4 ))
+    (( h > 128 + 8 ))     # a label band under the tiles
     run -2 scvae-decode --labels -o x.png three.scv
     assert_output --partial "--labels needs --montage"
 }

@@ -1,4 +1,5 @@
 # Shared set-up for the Bats CLI tests. PATH holds the built tools; SCVAE_MODEL the tiny test model.
+bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 

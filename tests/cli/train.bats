@@ -1,0 +1,165 @@
+#!/usr/bin/env bats
+# scvae-train: options, run directory, resume, signals, bad data, distributed (tiny preset, small images).
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup() {
+    IMGS=$BATS_TEST_TMPDIR/imgs
+    mkdir -p "$IMGS"
+    cp "$IMAGES"/{photo1.jpg,photo2.png,photo3.jpg,photo64.png,gradient.png,baseline.jpg} "$IMGS"/
+    # a fast, repeatable configuration
+    FAST=(--preset tiny --size 16 -b 2 -t 1 --data-threads 1 --seed 5)
+}
+
+# fingerprint LOGFILE RANK: the fingerprint a --rank-model run printed for that rank
+fingerprint() {
+    sed -n "s/.*rank $2: weights .* (fingerprint \([0-9a-f]*\)).*/\1/p" "$1"
+}
+
+@test "--help lists the options; man page and completions cover every long option" {
+    run -0 scvae-train --help
+    assert_output --partial "--resume"
+    assert_output --partial "--val-fraction"
+    opts=$(scvae-train --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+    [ -n "$opts" ]
+    for o in $opts; do
+        grep -q -- "${o//-/\\\\-}" "$SCVAE_SOURCE_DIR/man/scvae-train.1" || fail "man page lacks $o"
+        grep -q -- "$o" "$SCVAE_SOURCE_DIR/completions/_scvae-train" || fail "zsh completion lacks $o"
+        sed -n '/^_scvae_train()/,/^complete -F _scvae_train/p' "$SCVAE_SOURCE_DIR/completions/scvae.bash" \
+            | grep -q -- "$o" || fail "bash completion lacks $o"
+    done
+}
+
+@test "usage errors exit 2" {
+    run -2 --separate-stderr scvae-train -o "$BATS_TEST_TMPDIR/r"
+    [[ $stderr == "scvae-train: no training images (give folders or files, or --files-from)"* ]]
+    run -2 scvae-train -o "$BATS_TEST_TMPDIR/r" --lr 0 "$IMGS"
+    assert_output --partial "--lr"
+    run -2 scvae-train -o "$BATS_TEST_TMPDIR/r" --preset nope "$IMGS"
+    assert_output --partial "unknown preset 'nope'"
+    run -2 scvae-train -o "$BATS_TEST_TMPDIR/r" --preset tiny --size 30 "$IMGS"
+    assert_output --partial "not a multiple of 2^d = 4"
+    run -2 scvae-train "$IMGS"
+    assert_output --partial "no run directory"
+    [ ! -e "$BATS_TEST_TMPDIR/r" ]
+}
+
+@test "a run writes models, log, pictures, command and config" {
+    run -0 --separate-stderr scvae-train "${FAST[@]}" --steps 6 --val-every 3 --log-every 2 -o "$BATS_TEST_TMPDIR/run" "$IMGS"
+    assert_equal "$output" ""   # stdout carries no messages
+    for f in best.scvm last.scvm log.jsonl loss.png val.png command.txt config.json options.json state.pt; do
+        [ -s "$BATS_TEST_TMPDIR/run/$f" ] || fail "missing $f"
+    done
+    grep -q -- '--steps 6' "$BATS_TEST_TMPDIR/run/command.txt"
+    grep -q '"K": 32' "$BATS_TEST_TMPDIR/run/config.json"
+    # three train lines (steps 2, 4, 6) with every field, two validations
+    [ "$(grep -c '"type":"train"' "$BATS_TEST_TMPDIR/run/log.jsonl")" -eq 3 ]
+    [ "$(grep -c '"type":"val"' "$BATS_TEST_TMPDIR/run/log.jsonl")" -eq 2 ]
+    line=$(grep '"type":"train"' "$BATS_TEST_TMPDIR/run/log.jsonl" | tail -1)
+    for k in step epoch total rec latent psnr hoyer zeros alpha lr images_per_s data_wait skipped; do
+        [[ $line == *"\"$k\":"* ]] || fail "train line lacks $k: $line"
+    done
+    [[ $line == *'"step":6'* ]]
+    grep '"type":"val"' "$BATS_TEST_TMPDIR/run/log.jsonl" | tail -1 | grep -q '"ssim":'
+    # the pictures are PNGs: the grid has 2 rows of 16-pixel tiles
+    [ "$(head -c 4 "$BATS_TEST_TMPDIR/run/val.png" | od -An -c | tr -d ' ')" = "211PNG" ]
+    # plain progress lines off a terminal
+    [[ $stderr == *"step 6/6"* ]]
+    [[ $stderr == *"done: 6 steps"* ]]
+    # the run directory is not overwritten
+    run -1 scvae-train "${FAST[@]}" --steps 2 -o "$BATS_TEST_TMPDIR/run" "$IMGS"
+    assert_output --partial "already holds a run"
+}
+
+@test "-q is silent; --val folder and --files-from are used" {
+    mkdir -p "$BATS_TEST_TMPDIR/val"
+    mv "$IMGS/photo3.jpg" "$BATS_TEST_TMPDIR/val/"
+    ls "$IMGS"/*.png > "$BATS_TEST_TMPDIR/list"
+    run -0 --separate-stderr scvae-train "${FAST[@]}" -q --steps 2 --val "$BATS_TEST_TMPDIR/val" \
+        --files-from "$BATS_TEST_TMPDIR/list" -o "$BATS_TEST_TMPDIR/run"
+    assert_equal "$stderr" ""
+    grep -q '"train_images":3,.*"val_images":1' "$BATS_TEST_TMPDIR/run/log.jsonl"
+}
+
+@test "bad images are reported once and skipped; empty and too-small data are errors" {
+    cp "$IMAGES/notimage.png" "$IMAGES/truncated.jpg" "$IMGS"/
+    run -0 --separate-stderr scvae-train "${FAST[@]}" --steps 3 --val-fraction 0 -o "$BATS_TEST_TMPDIR/run" "$IMGS"
+    [ "$(grep -c 'notimage.png' <<<"$stderr")" -eq 1 ]
+    [ "$(grep -c 'truncated.jpg' <<<"$stderr")" -eq 1 ]
+    grep -q '"skipped":2' "$BATS_TEST_TMPDIR/run/log.jsonl"
+
+    mkdir -p "$BATS_TEST_TMPDIR/empty"
+    run -1 scvae-train "${FAST[@]}" --steps 3 -o "$BATS_TEST_TMPDIR/r2" "$BATS_TEST_TMPDIR/empty"
+    assert_output --partial "no training images"
+    run -1 scvae-train "${FAST[@]}" --steps 3 -o "$BATS_TEST_TMPDIR/r3" "$BATS_TEST_TMPDIR/nowhere"
+    assert_output --partial "nowhere: no such file or folder"
+    # gray4.png is 16x16; paper-f64 needs at least 64x64 - refused before any training
+    run -1 scvae-train --preset paper-f64 --size 64 -o "$BATS_TEST_TMPDIR/r4" "$IMAGES/gray4.png"
+    assert_output --partial "gray4.png: image too small (16x16; this model needs at least 64x64)"
+    [ ! -e "$BATS_TEST_TMPDIR/r4/state.pt" ]
+}
+
+@test "resume: N steps in one go equal N/2, resume, N/2" {
+    run -0 scvae-train "${FAST[@]}" --steps 6 --val-every 3 --rank-model "$BATS_TEST_TMPDIR/a.scvm" -o "$BATS_TEST_TMPDIR/a" "$IMGS"
+    echo "$output" > "$BATS_TEST_TMPDIR/a.log"
+    run -0 scvae-train "${FAST[@]}" --steps 3 --val-every 3 -o "$BATS_TEST_TMPDIR/b" "$IMGS"
+    run -0 scvae-train --resume "$BATS_TEST_TMPDIR/b" --steps 6 -t 1 --data-threads 1 --rank-model "$BATS_TEST_TMPDIR/b.scvm"
+    assert_output --partial "resuming at step 3"
+    echo "$output" > "$BATS_TEST_TMPDIR/b.log"
+    fa=$(fingerprint "$BATS_TEST_TMPDIR/a.log" 0)
+    fb=$(fingerprint "$BATS_TEST_TMPDIR/b.log" 0)
+    [ -n "$fa" ]
+    assert_equal "$fb" "$fa"
+    grep -q '"event":"resume"' "$BATS_TEST_TMPDIR/b/log.jsonl"
+    run -1 scvae-train --resume "$BATS_TEST_TMPDIR/imgs"
+    assert_output --partial "not a run directory"
+}
+
+@test "SIGTERM and SIGINT write a checkpoint and exit; the run resumes" {
+    for sig in TERM INT; do
+        d=$BATS_TEST_TMPDIR/run-$sig
+        scvae-train "${FAST[@]}" --steps 100000 --log-every 1 -o "$d" "$IMGS" 2> "$d.err" &
+        pid=$!
+        for _ in $(seq 1 300); do
+            grep -q '"type":"train"' "$d/log.jsonl" 2>/dev/null && break
+            sleep 0.1
+        done
+        kill -$sig $pid
+        rc=0
+        wait $pid || rc=$?
+        if [ $sig = TERM ]; then [ $rc -eq 143 ]; else [ $rc -eq 130 ]; fi
+        grep -q "stopped by SIG$sig" "$d.err"
+        grep -q '"event":"stop"' "$d/log.jsonl"
+        [ -s "$d/state.pt" ] && [ -s "$d/last.scvm" ]
+        assert_no_file "$d/state.pt.tmp.$pid"
+        step=$(grep '"event":"stop"' "$d/log.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/')
+        run -0 scvae-train --resume "$d" --steps $((step + 2)) -t 1
+        assert_output --partial "resuming at step $step"
+        assert_output --partial "done: $((step + 2)) steps"
+    done
+}
+
+@test "distributed: two processes on loopback keep identical replicas" {
+    port=$((29600 + RANDOM % 2000))
+    for r in 0 1; do
+        WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+            scvae-train "${FAST[@]}" --steps 3 --val-fraction 0 --dist-timeout 60 \
+            --rank-model "$BATS_TEST_TMPDIR/w{rank}.scvm" -o "$BATS_TEST_TMPDIR/ddp" "$IMGS" \
+            > "$BATS_TEST_TMPDIR/rank$r.log" 2>&1 &
+    done
+    wait %1
+    wait %2
+    f0=$(fingerprint "$BATS_TEST_TMPDIR/rank0.log" 0)
+    f1=$(fingerprint "$BATS_TEST_TMPDIR/rank1.log" 1)
+    [ -n "$f0" ]
+    assert_equal "$f1" "$f0"
+    grep -q '"world_size":2' "$BATS_TEST_TMPDIR/ddp/log.jsonl"
+    # only rank 0 talks and writes
+    grep -q "2 processes" "$BATS_TEST_TMPDIR/rank0.log"
+    ! grep -q "processes" "$BATS_TEST_TMPDIR/rank1.log"
+    # a rank that finds nobody at the rendezvous gives up with a clear error
+    run -1 scvae-train "${FAST[@]}" --steps 1 --world-size 2 --rank 1 --master-port $((port + 1)) --dist-timeout 2 \
+        -o "$BATS_TEST_TMPDIR/lonely" "$IMGS"
+    assert_output --partial "rendezvous at 127.0.0.1:$((port + 1)) failed"
+}
