@@ -153,7 +153,7 @@ GridPos parse_grid_pos(const std::string& spec) {
 
 std::string format_value(double v) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%g", v);
+    std::snprintf(buf, sizeof buf, "%.4g", v);
     return buf;
 }
 

@@ -37,7 +37,7 @@ GridPos parse_grid_pos(const std::string& spec);
 std::string edits_tag(const std::vector<AtomEdit>& edits, const std::vector<GridPos>& at);
 // Inserts "~tag" before the extension of the last path component ("d/a.png" -> "d/a~tag.png").
 std::string tagged_source(const std::string& source, const std::string& tag);
-// %g-style number for tags ("0.5", "-1", "1e-05").
+// Short number for tags, 4 significant digits ("0.5", "-1", "0.1429", "1e-05").
 std::string format_value(double v);
 
 // Applies `edits` in order at the positions `at` (every position when empty). Throws
