@@ -28,6 +28,7 @@ static scvae::TrainOptions parse(int argc, char** argv) {
         ("init", "start from the weights of this model file (fine-tuning)", cxxopts::value<S>())
         ("alpha", "weight of ||z||_1 in the loss (fixed, not learned)", cxxopts::value<S>()->default_value("1"))
         ("lr", "Adam learning rate", cxxopts::value<S>()->default_value("1e-4"))
+        ("adam-eps", "Adam's epsilon", cxxopts::value<S>()->default_value("1e-8"))
         ("b,batch", "images per step and process", cxxopts::value<S>()->default_value("16"))
         ("epochs", "epochs to train", cxxopts::value<S>()->default_value("10"))
         ("steps", "train this many steps instead of --epochs", cxxopts::value<S>())
@@ -81,6 +82,8 @@ static scvae::TrainOptions parse(int argc, char** argv) {
     if (opt.alpha < 0) throw scvae::UsageError("--alpha: expected a number >= 0");
     opt.lr = real("lr");
     if (!(opt.lr > 0)) throw scvae::UsageError("--lr: expected a positive number");
+    opt.adam_eps = real("adam-eps");
+    if (!(opt.adam_eps > 0)) throw scvae::UsageError("--adam-eps: expected a positive number");
     opt.batch = num("batch", 1, 1 << 16);
     opt.epochs = num("epochs", 1, 1 << 30);
     if (r.count("steps")) opt.steps = num("steps", 1, 2147483647);

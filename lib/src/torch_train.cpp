@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <unistd.h>
 
@@ -64,7 +65,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"val_fraction", o.val_fraction}, {"size", o.size}, {"resize_short", o.resize_short},
             {"val_images", o.val_images}, {"preset", o.preset}, {"config_file", o.config_file},
             {"config_overrides", o.config_overrides}, {"init_model", o.init_model}, {"alpha", o.alpha},
-            {"lr", o.lr}, {"batch", o.batch}, {"epochs", o.epochs}, {"steps", o.steps},
+            {"lr", o.lr}, {"adam_eps", o.adam_eps}, {"batch", o.batch}, {"epochs", o.epochs}, {"steps", o.steps},
             {"grad_clip", o.grad_clip}, {"seed", o.seed}, {"val_every", o.val_every},
             {"checkpoint_every", o.checkpoint_every}, {"log_every", o.log_every}, {"half", o.half},
             {"world_size", o.world_size}, {"bucket_mb", o.bucket_mb}};
@@ -84,6 +85,7 @@ void options_from_json(const nlohmann::json& j, TrainOptions& o) {
     o.init_model = j.at("init_model");
     o.alpha = j.at("alpha");
     o.lr = j.at("lr");
+    o.adam_eps = j.value("adam_eps", 1e-8);
     o.batch = j.at("batch");
     o.epochs = j.at("epochs");
     o.steps = j.at("steps");
@@ -294,7 +296,14 @@ struct State {
 void save_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt, const State& st) {
     torch::serialize::OutputArchive ar;
     torch::serialize::OutputArchive model_ar, optim_ar;
-    net->save(model_ar);
+    // weights by position (p<i>, b<i>: parameters and buffers in named_parameters()/named_buffers() order);
+    // archive keys cannot hold the dotted LibTorch names
+    {
+        int i = 0;
+        for (auto& p : net->named_parameters(true)) model_ar.write("p" + std::to_string(i++), p.value().detach());
+        i = 0;
+        for (auto& b : net->named_buffers(true)) model_ar.write("b" + std::to_string(i++), b.value().detach(), true);
+    }
     opt.save(optim_ar);
     ar.write("model", model_ar);
     ar.write("optim", optim_ar);
@@ -325,30 +334,52 @@ void save_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt
 
 void load_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt, State& st) {
     const std::string path = dir + "/state.pt";
+    const char* part = "archive";
     try {
         torch::serialize::InputArchive ar, model_ar, optim_ar;
         ar.load_from(path);
         ar.read("model", model_ar);
         ar.read("optim", optim_ar);
-        net->load(model_ar);
+        part = "weights";
+        {
+            // copy into the existing parameters and buffers (they may share memory with other tensors)
+            torch::NoGradGuard ng;
+            int i = 0;
+            for (auto& p : net->named_parameters(true)) {
+                torch::Tensor t;
+                model_ar.read("p" + std::to_string(i++), t);
+                if (!t.sizes().equals(p.value().sizes())) throw Error("tensor " + p.key() + " has another shape");
+                p.value().copy_(t);
+            }
+            i = 0;
+            for (auto& b : net->named_buffers(true)) {
+                torch::Tensor t;
+                model_ar.read("b" + std::to_string(i++), t, /*is_buffer=*/true);
+                if (!t.sizes().equals(b.value().sizes())) throw Error("tensor " + b.key() + " has another shape");
+                b.value().copy_(t);
+            }
+        }
+        part = "optimizer state";
         opt.load(optim_ar);
-        torch::Tensor t;
-        ar.read("step", t);
-        st.step = t.item<int64_t>();
-        ar.read("best_val", t);
-        st.best_val = t.item<double>();
-        ar.read("best_step", t);
-        st.best_step = t.item<int64_t>();
-        ar.read("seconds", t);
-        st.seconds = t.item<double>();
-        ar.read("images", t);
-        st.images = t.item<int64_t>();
-        ar.read("rng", t);
+        part = "counters";
+        auto get = [&](const char* key) {
+            torch::Tensor t;  // a fresh tensor per key: read() into a defined tensor would resize it
+            ar.read(key, t);
+            return t;
+        };
+        st.step = get("step").item<int64_t>();
+        st.best_val = get("best_val").item<double>();
+        st.best_step = get("best_step").item<int64_t>();
+        st.seconds = get("seconds").item<double>();
+        st.images = get("images").item<int64_t>();
+        part = "random state";
         at::Generator gen = at::detail::getDefaultCPUGenerator();
-        gen.set_state(t);
+        gen.set_state(get("rng"));
+    } catch (const Error& e) {
+        throw error_at(path, std::string("cannot read checkpoint: ") + part + " (" + e.what() + "; another model?)");
     } catch (const c10::Error& e) {
         std::string m = e.what_without_backtrace();
-        throw error_at(path, "cannot read checkpoint (" + m.substr(0, m.find('\n')) + ")");
+        throw error_at(path, std::string("cannot read checkpoint: ") + part + " (" + m.substr(0, m.find('\n')) + ")");
     }
 }
 
@@ -498,13 +529,17 @@ int train_main(const TrainOptions& given) {
     dc.master_port = o.master_port;
     dc.timeout_s = o.dist_timeout_s;
     dc.bucket_bytes = size_t(std::max<int64_t>(1, o.bucket_mb)) << 20;
+    // Codec::init seeds LibTorch's global generator: one initialisation at a time (ranks run as threads in tests)
+    static std::mutex init_mutex;
+    std::unique_lock<std::mutex> init_lock(init_mutex);
     Codec codec = o.init_model.empty() ? Codec::init(cfg, o.seed, parse_device(o.device))
                                        : Codec::load(o.init_model, parse_device(o.device));
+    init_lock.unlock();
     if (!o.init_model.empty()) cfg = codec.config();
     SCVAE net = codec.impl().net;
     net->train();
     std::vector<torch::Tensor> params = net->parameters();
-    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr));
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr).eps(o.adam_eps));
     DistGroup dist(dc);
 
     if (writer) {

@@ -30,6 +30,7 @@ struct TrainOptions {
     // optimisation (defaults: the paper's section 5)
     double alpha = 1.0;                    // weight of ||z||_1 in Eq. (4)/(5): a hyperparameter, not learned
     double lr = 1e-4;
+    double adam_eps = 1e-8;                // Adam's epsilon
     int batch = 16;                        // per process
     int epochs = 10;
     int64_t steps = 0;                     // > 0: train this many steps instead of `epochs`

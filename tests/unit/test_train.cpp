@@ -1,0 +1,209 @@
+// test_train.cpp - scvae-train's data order, the distributed equivalence and exact resume.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "scvae/dataset.h"
+#include "scvae/error.h"
+#include "scvae/train.h"
+#include "scvae_torch.h"
+
+namespace fs = std::filesystem;
+using namespace scvae;
+
+namespace {
+
+std::string images_dir() {
+    static std::string dir = [] {
+        std::string d = (fs::temp_directory_path() / ("scvae-test-train-" + std::to_string(getpid()))).string();
+        fs::create_directories(d + "/imgs");
+        for (const char* f : {"photo1.jpg", "photo2.png", "photo3.jpg", "photo64.png", "gradient.png", "baseline.jpg"})
+            fs::copy_file(std::string(SCVAE_TEST_DATA) + "/images/" + f, d + "/imgs/" + f,
+                          fs::copy_options::overwrite_existing);
+        return d;
+    }();
+    return dir;
+}
+
+TrainOptions tiny_options(const std::string& run) {
+    TrainOptions o;
+    o.inputs = {images_dir() + "/imgs"};
+    o.run_dir = run;
+    o.preset = "tiny";
+    o.size = 32;
+    o.batch = 2;
+    o.steps = 4;
+    o.threads = 1;
+    o.data_threads = 1;
+    o.val_fraction = 0;
+    o.quiet = true;
+    o.seed = 3;
+    o.lr = 1e-3;
+    return o;
+}
+
+std::vector<torch::Tensor> weights(const std::string& path) {
+    auto impl = load_model_file(path, torch::kCPU);
+    std::vector<torch::Tensor> v;
+    for (auto& p : impl->net->parameters()) v.push_back(p.detach().clone());
+    return v;
+}
+
+double max_relative_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    EXPECT_EQ(a.size(), b.size());
+    double worst = 0;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        double d = (a[i] - b[i]).norm().item<double>(), n = b[i].norm().item<double>();
+        double r = n > 0 ? d / n : d;
+        worst = std::max(worst, r);
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST(Dataset, HashSplitIsDeterministicAndIgnoresFolders) {
+    std::vector<std::string> files, t1, v1, t2, v2;
+    for (int i = 0; i < 400; ++i) files.push_back("a/img" + std::to_string(i) + ".jpg");
+    split_by_hash(files, 0.25, t1, v1);
+    std::vector<std::string> moved;
+    for (auto& f : files) moved.push_back("other/folder/" + fs::path(f).filename().string());
+    split_by_hash(moved, 0.25, t2, v2);
+    ASSERT_EQ(v1.size(), v2.size());
+    for (size_t i = 0; i < v1.size(); ++i) EXPECT_EQ(fs::path(v1[i]).filename(), fs::path(v2[i]).filename());
+    EXPECT_GT(v1.size(), 60u);
+    EXPECT_LT(v1.size(), 140u);
+    EXPECT_EQ(t1.size() + v1.size(), files.size());
+}
+
+TEST(Dataset, StreamIsAPermutationPerEpoch) {
+    const size_t n = 37;
+    for (uint64_t e = 0; e < 3; ++e) {
+        std::vector<int> seen(n, 0);
+        for (size_t k = 0; k < n; ++k) ++seen[stream_item(7, n, e * n + k)];
+        for (size_t i = 0; i < n; ++i) EXPECT_EQ(seen[i], 1) << "epoch " << e << " image " << i;
+    }
+    // different epochs, different orders
+    bool differ = false;
+    for (size_t k = 0; k < n; ++k) differ |= stream_item(7, n, k) != stream_item(7, n, n + k);
+    EXPECT_TRUE(differ);
+}
+
+TEST(Dataset, RanksShareTheGlobalBatch) {
+    ImageSetOptions io;
+    io.crop = 16;
+    ImageSet set = ImageSet::load(discover_images({images_dir() + "/imgs"}), io, "test");
+    ASSERT_EQ(set.size(), 6u);
+    for (uint64_t step = 0; step < 5; ++step) {
+        Batch whole = BatchStream::make(set, 4, 1, 0, 11, step);
+        Batch r0 = BatchStream::make(set, 2, 2, 0, 11, step), r1 = BatchStream::make(set, 2, 2, 1, 11, step);
+        std::vector<float> joined = r0.data;
+        joined.insert(joined.end(), r1.data.begin(), r1.data.end());
+        EXPECT_EQ(joined, whole.data) << "step " << step;
+    }
+    // the threaded stream returns exactly what make() builds, starting anywhere
+    BatchStream stream(set, 3, 1, 0, 11, 2, 2);
+    for (uint64_t step = 2; step < 8; ++step) {
+        Batch b = stream.next();
+        EXPECT_EQ(b.step, step);
+        EXPECT_EQ(b.data, BatchStream::make(set, 3, 1, 0, 11, step).data);
+    }
+}
+
+TEST(Dataset, EmptyAndTooSmallAreErrors) {
+    ImageSetOptions io;
+    io.crop = 16;
+    EXPECT_THROW(ImageSet::load({}, io, "training set"), Error);
+    io.min_side = 128;  // photo2.png is 96x96
+    EXPECT_THROW(ImageSet::load({images_dir() + "/imgs/photo2.png"}, io, "training set"), Error);
+}
+
+TEST(Train, TwoRanksEqualOneProcessWithTheCombinedBatch) {
+    const std::string d = images_dir();
+    fs::remove_all(d + "/r0");
+    fs::remove_all(d + "/single");
+    TrainOptions single = tiny_options(d + "/single");
+    single.batch = 4;
+    single.adam_eps = 1;
+    single.rank_model = d + "/single.scvm";
+    ASSERT_EQ(train_main(single), 0);
+
+    // Adam's first steps move each weight by about lr*sign(gradient): where a gradient is ~0, rounding
+    // differences between the two summation orders would flip whole lr-sized steps. A large epsilon keeps
+    // the update proportional to the gradient, so the comparison measures the data-parallel arithmetic.
+    std::vector<int> rc(2, -1);
+    std::vector<std::thread> ranks;
+    for (int r = 0; r < 2; ++r)
+        ranks.emplace_back([&, r] {
+            TrainOptions o = tiny_options(d + "/r0");
+            o.world_size = 2;
+            o.rank = r;
+            o.master_port = 29000 + int(getpid() % 2000);
+            o.rank_model = d + "/rank{rank}.scvm";
+            o.adam_eps = 1;
+            try {
+                rc[r] = train_main(o);
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << "rank " << r << ": " << e.what();
+            }
+        });
+    for (auto& t : ranks) t.join();
+    ASSERT_EQ(rc[0], 0);
+    ASSERT_EQ(rc[1], 0);
+    auto w0 = weights(d + "/rank0.scvm"), w1 = weights(d + "/rank1.scvm"), ws = weights(d + "/single.scvm");
+    EXPECT_EQ(max_relative_difference(w0, w1), 0.0) << "the replicas diverged";
+    EXPECT_LE(max_relative_difference(w0, ws), 1e-5);
+    // and training moved the weights at all
+    auto init = Codec::init(ModelConfig::preset_config("tiny"), 3);
+    std::vector<torch::Tensor> w_init;
+    for (auto& p : init.impl().net->parameters()) w_init.push_back(p.detach());
+    EXPECT_GT(max_relative_difference(ws, w_init), 1e-4);
+}
+
+TEST(Train, ResumeContinuesExactly) {
+    const std::string d = images_dir();
+    fs::remove_all(d + "/straight");
+    fs::remove_all(d + "/halves");
+    TrainOptions a = tiny_options(d + "/straight");
+    a.steps = 6;
+    ASSERT_EQ(train_main(a), 0);
+    TrainOptions b = tiny_options(d + "/halves");
+    b.steps = 3;
+    ASSERT_EQ(train_main(b), 0);
+    TrainOptions c;
+    c.resume = d + "/halves";
+    c.steps = 6;
+    c.threads = 1;
+    c.data_threads = 1;
+    c.quiet = true;
+    ASSERT_EQ(train_main(c), 0);
+    auto wa = weights(d + "/straight/last.scvm"), wb = weights(d + "/halves/last.scvm");
+    EXPECT_EQ(max_relative_difference(wa, wb), 0.0);
+    EXPECT_EQ(read_model_info(d + "/straight/last.scvm").fingerprint,
+              read_model_info(d + "/halves/last.scvm").fingerprint);
+}
+
+// The arithmetic under the data-parallel step: the mean of the ranks' gradients (each on its share of the
+// global batch) equals the gradient of the combined batch.
+TEST(Train, AveragedShardGradientsEqualTheCombinedBatchGradient) {
+    ImageSetOptions io;
+    io.crop = 32;
+    ImageSet set = ImageSet::load(discover_images({images_dir() + "/imgs"}), io, "test");
+    Codec codec = Codec::init(ModelConfig::preset_config("tiny"), 9);
+    SCVAE net = codec.impl().net;
+    auto grads = [&](Batch b, int n) {
+        auto x = torch::from_blob(b.data.data(), {n, 3, 32, 32}, torch::kFloat32);
+        net->zero_grad();
+        scvae_loss(net->forward(x), x, 1.0).total.backward();
+        std::vector<torch::Tensor> g;
+        for (auto& p : net->parameters()) g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+        return g;
+    };
+    auto full = grads(BatchStream::make(set, 4, 1, 0, 5, 1), 4);
+    auto g0 = grads(BatchStream::make(set, 2, 2, 0, 5, 1), 2), g1 = grads(BatchStream::make(set, 2, 2, 1, 5, 1), 2);
+    std::vector<torch::Tensor> mean;
+    for (size_t i = 0; i < g0.size(); ++i) mean.push_back((g0[i] + g1[i]) / 2);
+    EXPECT_LE(max_relative_difference(mean, full), 1e-5);
+    EXPECT_GT(max_relative_difference(g0, full), 1e-3);  // the halves alone differ
+}
