@@ -341,21 +341,26 @@ Gaussian feature_statistics(const std::vector<double>& f, size_t n, size_t dim) 
     return g;
 }
 
-std::vector<double> symmetric_eigen(const std::vector<double>& a, size_t n, std::vector<double>* vectors) {
-    // EISPACK tred2 + tql2 (as in JAMA), V stored row-major V[i][j] = V[i*n+j].
-    std::vector<double> V(a), d(n), e(n);
-    auto at = [&](size_t i, size_t j) -> double& { return V[i * n + j]; };
-    if (n == 0) return {};
-    for (size_t j = 0; j < n; ++j) d[j] = at(n - 1, j);
+namespace {
+
+// EISPACK tred2 + tql2 (as in JAMA) on the transpose W = V^T (W[j*n+i] = V[i][j]), so that every inner loop
+// runs over contiguous memory. Returns the eigenvalues (unsorted); W's row j is then eigenvector j.
+// Without `vectors` the rotations of tql2 are not accumulated.
+std::vector<double> eigen_core(const std::vector<double>& a, size_t n, bool vectors, std::vector<double>& W) {
+    W = a;  // symmetric: A^T = A
+    std::vector<double> d(n), e(n);
+    auto V = [&](size_t i, size_t j) -> double& { return W[j * n + i]; };
+    if (n == 0) return d;
+    for (size_t j = 0; j < n; ++j) d[j] = V(n - 1, j);
     for (size_t i = n - 1; i > 0; --i) {
         double scale = 0, h = 0;
         for (size_t k = 0; k < i; ++k) scale += std::fabs(d[k]);
         if (scale == 0) {
             e[i] = d[i - 1];
             for (size_t j = 0; j < i; ++j) {
-                d[j] = at(i - 1, j);
-                at(i, j) = 0;
-                at(j, i) = 0;
+                d[j] = V(i - 1, j);
+                V(i, j) = 0;
+                V(j, i) = 0;
             }
         } else {
             for (size_t k = 0; k < i; ++k) {
@@ -371,11 +376,12 @@ std::vector<double> symmetric_eigen(const std::vector<double>& a, size_t n, std:
             for (size_t j = 0; j < i; ++j) e[j] = 0;
             for (size_t j = 0; j < i; ++j) {
                 f = d[j];
-                at(j, i) = f;
-                g = e[j] + at(j, j) * f;
+                V(j, i) = f;
+                const double* col = &W[j * n];  // col[k] = V(k, j)
+                g = e[j] + col[j] * f;
                 for (size_t k = j + 1; k <= i - 1; ++k) {
-                    g += at(k, j) * d[k];
-                    e[k] += at(k, j) * f;
+                    g += col[k] * d[k];
+                    e[k] += col[k] * f;
                 }
                 e[j] = g;
             }
@@ -389,32 +395,35 @@ std::vector<double> symmetric_eigen(const std::vector<double>& a, size_t n, std:
             for (size_t j = 0; j < i; ++j) {
                 f = d[j];
                 g = e[j];
-                for (size_t k = j; k <= i - 1; ++k) at(k, j) -= (f * e[k] + g * d[k]);
-                d[j] = at(i - 1, j);
-                at(i, j) = 0;
+                double* col = &W[j * n];
+                for (size_t k = j; k <= i - 1; ++k) col[k] -= (f * e[k] + g * d[k]);
+                d[j] = V(i - 1, j);
+                V(i, j) = 0;
             }
         }
         d[i] = h;
     }
     for (size_t i = 0; i + 1 < n; ++i) {
-        at(n - 1, i) = at(i, i);
-        at(i, i) = 1;
+        V(n - 1, i) = V(i, i);
+        V(i, i) = 1;
         const double h = d[i + 1];
+        double* ci1 = &W[(i + 1) * n];  // ci1[k] = V(k, i+1)
         if (h != 0) {
-            for (size_t k = 0; k <= i; ++k) d[k] = at(k, i + 1) / h;
+            for (size_t k = 0; k <= i; ++k) d[k] = ci1[k] / h;
             for (size_t j = 0; j <= i; ++j) {
+                double* cj = &W[j * n];
                 double g = 0;
-                for (size_t k = 0; k <= i; ++k) g += at(k, i + 1) * at(k, j);
-                for (size_t k = 0; k <= i; ++k) at(k, j) -= g * d[k];
+                for (size_t k = 0; k <= i; ++k) g += ci1[k] * cj[k];
+                for (size_t k = 0; k <= i; ++k) cj[k] -= g * d[k];
             }
         }
-        for (size_t k = 0; k <= i; ++k) at(k, i + 1) = 0;
+        for (size_t k = 0; k <= i; ++k) ci1[k] = 0;
     }
     for (size_t j = 0; j < n; ++j) {
-        d[j] = at(n - 1, j);
-        at(n - 1, j) = 0;
+        d[j] = V(n - 1, j);
+        V(n - 1, j) = 0;
     }
-    at(n - 1, n - 1) = 1;
+    V(n - 1, n - 1) = 1;
     e[0] = 0;
 
     // tql2: symmetric tridiagonal QL with implicit shifts.
@@ -459,11 +468,14 @@ std::vector<double> symmetric_eigen(const std::vector<double>& a, size_t n, std:
                     c = p / r;
                     p = c * d[ii] - s * g;
                     d[ii + 1] = h + s * (c * g + s * d[ii]);
-                    for (size_t k = 0; k < n; ++k) {
-                        double* row = &V[k * n];
-                        h = row[ii + 1];
-                        row[ii + 1] = s * row[ii] + c * h;
-                        row[ii] = c * row[ii] - s * h;
+                    if (vectors) {
+                        double* a0 = &W[ii * n];
+                        double* a1 = &W[(ii + 1) * n];
+                        for (size_t k = 0; k < n; ++k) {
+                            const double t = a1[k];
+                            a1[k] = s * a0[k] + c * t;
+                            a0[k] = c * a0[k] - s * t;
+                        }
                     }
                 }
                 p = -s * s2 * c3 * el1 * e[l] / dl1;
@@ -474,7 +486,22 @@ std::vector<double> symmetric_eigen(const std::vector<double>& a, size_t n, std:
         d[l] += f;
         e[l] = 0;
     }
-    // Sort ascending.
+    return d;
+}
+
+// Eigenvalues at or below n * eps * max|lambda| are zero within rounding (numerical rank); their square
+// roots (~1e-8 of the scale) would otherwise add noise to the trace of singular covariances.
+double numerical_zero(const std::vector<double>& d) {
+    double mx = 0;
+    for (double v : d) mx = std::max(mx, std::fabs(v));
+    return static_cast<double>(d.size()) * std::numeric_limits<double>::epsilon() * mx;
+}
+
+}  // namespace
+
+std::vector<double> symmetric_eigen(const std::vector<double>& a, size_t n, std::vector<double>* vectors) {
+    std::vector<double> W;
+    const std::vector<double> d = eigen_core(a, n, vectors != nullptr, W);
     std::vector<size_t> order(n);
     for (size_t i = 0; i < n; ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return d[x] < d[y]; });
@@ -482,24 +509,28 @@ std::vector<double> symmetric_eigen(const std::vector<double>& a, size_t n, std:
     for (size_t i = 0; i < n; ++i) vals[i] = d[order[i]];
     if (vectors) {
         vectors->assign(n * n, 0.0);
-        for (size_t k = 0; k < n; ++k)
-            for (size_t j = 0; j < n; ++j) (*vectors)[k * n + j] = V[k * n + order[j]];
+        for (size_t j = 0; j < n; ++j) {
+            const double* u = &W[order[j] * n];
+            for (size_t k = 0; k < n; ++k) (*vectors)[k * n + j] = u[k];
+        }
     }
     return vals;
 }
 
 std::vector<double> sqrt_psd(const std::vector<double>& a, size_t n) {
-    std::vector<double> vec;
-    const auto vals = symmetric_eigen(a, n, &vec);
+    std::vector<double> W;
+    const std::vector<double> d = eigen_core(a, n, true, W);
+    const double zero = numerical_zero(d);
     std::vector<double> out(n * n, 0.0);
     for (size_t j = 0; j < n; ++j) {
-        const double s = std::sqrt(std::max(vals[j], 0.0));
-        if (s == 0) continue;
+        if (d[j] <= zero) continue;
+        const double s = std::sqrt(d[j]);
+        const double* u = &W[j * n];  // eigenvector j
         for (size_t r = 0; r < n; ++r) {
-            const double vr = vec[r * n + j] * s;
-            if (vr == 0) continue;
+            const double ur = s * u[r];
+            if (ur == 0) continue;
             double* row = &out[r * n];
-            for (size_t c = 0; c < n; ++c) row[c] += vr * vec[c * n + j];
+            for (size_t c = 0; c < n; ++c) row[c] += ur * u[c];
         }
     }
     // Symmetrise away rounding.
@@ -547,8 +578,10 @@ double frechet_distance(const Gaussian& a, const Gaussian& b) {
             M[r * n + c] = M[c * n + r] = v;
         }
     const auto vals = symmetric_eigen(M, n, nullptr);
+    const double zero = numerical_zero(vals);
     double trsqrt = 0;
-    for (double v : vals) trsqrt += std::sqrt(std::max(v, 0.0));
+    for (double v : vals)
+        if (v > zero) trsqrt += std::sqrt(v);
     return diff + tr1 + tr2 - 2.0 * trsqrt;
 }
 

@@ -3,6 +3,7 @@
 // (In the torch library only because it calls Codec and PerceptualNet, which live there: static link order.)
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -429,6 +430,8 @@ int metrics_main(const MetricsOptions& opt) {
         throw UsageError("--metrics chooses image-quality metrics; it does not apply here");
     if (opt.codes == "-" && (opt.ref_list == "-" || opt.dist_list == "-"))
         throw UsageError("'-' (stdin) can be given only once");
+    if (opt.codes == "-" && is_terminal(STDIN_FILENO))
+        throw UsageError("--codes -: standard input is a terminal; pipe a code stream or give a file");
     set_threads(opt.threads);
     const int threads = opt.threads > 0 ? opt.threads : available_cpus();
     const Device device = parse_device(opt.device);

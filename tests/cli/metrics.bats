@@ -219,3 +219,12 @@ near() {
     run -1 scvae-metrics "$M/ref/noise.png" --codes "$M/other-model.scv"
     assert_output --partial "made by model ffeeddccbbaa9988"
 }
+
+@test "--help lists every option of the man page" {
+    run -0 scvae-metrics --help
+    for opt in --ref-list --dist-list --codes --masks --model --force --metrics --lpips-model --fid-model --tsv \
+               --summary --check --output --threads --device; do
+        assert_output --partial -- "$opt"
+        grep -q -- "${opt//-/\\\\-}" "$SCVAE_SOURCE_DIR/man/scvae-metrics.1" || fail "$opt missing from the man page"
+    done
+}
