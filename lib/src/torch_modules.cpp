@@ -128,7 +128,17 @@ torch::Tensor LISTAImpl::forward(const torch::Tensor& x) {
     auto b = x.matmul(W_e.t());  // B x K
     auto z = soft_threshold(b, theta);
     auto St = S.t();
-    for (int t = 1; t < steps; ++t) z = soft_threshold(b + z.matmul(St), theta);
+    // Without autograd on the CPU, a code with few nonzeros multiplies S as a sparse matrix: nnz x K work
+    // instead of B x K x K (the codes of a trained model have a handful of nonzeros per position).
+    const bool may_sparse = !torch::GradMode::is_enabled() && x.device().is_cpu() && z.dim() == 2;
+    for (int t = 1; t < steps; ++t) {
+        torch::Tensor Sz;
+        if (may_sparse && z.ne(0).sum().item<int64_t>() * 16 < z.numel())
+            Sz = torch::mm(z.to_sparse(), St.contiguous());
+        else
+            Sz = z.matmul(St);
+        z = soft_threshold(b + Sz, theta);
+    }
     return z;
 }
 

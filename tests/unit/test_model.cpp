@@ -176,6 +176,28 @@ TEST(Solvers, LISTAAtInitIsISTA) {
     EXPECT_NEAR(one->theta[0].item<float>(), 0.3 / one->L, 1e-7);
 }
 
+TEST(Solvers, SparseInferencePathAgreesWithDense) {
+    // Large alpha: very sparse codes, so inference takes the sparse S z product; with autograd on it does not.
+    torch::manual_seed(6);
+    LISTA l(64, 128, 12, 1.0);
+    // Signals made of two atoms each, plus a little noise.
+    auto zt = torch::zeros({50, 128});
+    for (int i = 0; i < 50; ++i) {
+        zt[i][(i * 7) % 128] = 3.0f;
+        zt[i][(i * 13 + 5) % 128] = -2.5f;
+    }
+    auto x = zt.matmul(l->D.t()) + 0.05 * torch::randn({50, 64});
+    auto dense = l->forward(x).detach();
+    torch::Tensor sparse;
+    {
+        c10::InferenceMode im;
+        sparse = l->forward(x);
+    }
+    EXPECT_LT(sparse.ne(0).sum().item<int64_t>() * 16, sparse.numel()) << "the test needs sparse codes";
+    EXPECT_GT(sparse.ne(0).sum().item<int64_t>(), 0);
+    EXPECT_LT((sparse - dense).abs().max().item<float>(), 1e-5);
+}
+
 TEST(Solvers, SolverSelectableInLISTA) {
     torch::manual_seed(4);
     auto x = torch::randn({3, 16});
