@@ -44,6 +44,13 @@ component() { # STREAM-JSON POS ATOM
     cmp file.scv "$M/two.scv"
 }
 
+@test "--half stores values as 16-bit floats" {
+    run -0 bash -c "scvae-edit --half --set 0=0.1 --at 0,0 --json '$M/two.scv' | head -1 | jq -c '[.half, .values[0]]'"
+    assert_output '[true,0.099975586]'   # 0.0999755859375 in f16, printed with float precision
+    run -0 bash -c "scvae-edit --set 0=0.1 --at 0,0 --json '$M/two.scv' | head -1 | jq -c '[.half, .values[0]]'"
+    assert_output '[false,0.1]'
+}
+
 @test "--traverse emits --steps records per input with the component swept" {
     run -0 bash -c "scvae-edit --traverse 2 --from -1 --to 1 --steps 5 --json '$M/two.scv' > t.jsonl"
     assert_equal "$(wc -l < t.jsonl)" 10

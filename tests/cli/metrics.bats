@@ -215,9 +215,13 @@ near() {
     cp "$IMAGES/photo3.jpg" refs/
     run -1 scvae-metrics refs --codes one.scv
     assert_output --partial "no record for the reference image refs/photo3.jpg"
-    # Codes of another model are refused.
+    # Codes of another model are refused; --force tries, and the shapes must still fit.
     run -1 scvae-metrics "$M/ref/noise.png" --codes "$M/other-model.scv"
     assert_output --partial "made by model ffeeddccbbaa9988"
+    run -1 scvae-metrics --force --threads 1 --device cpu "$M/ref/noise.png" --codes "$M/other-model.scv"
+    refute_output --partial "made by model"
+    assert_output --partial "other-model.scv: record 1: "
+    run -2 scvae-metrics --device tpu refs --codes codes.scv
 }
 
 @test "--help lists every option of the man page" {
