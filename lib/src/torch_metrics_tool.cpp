@@ -143,9 +143,14 @@ void harmonise(Image& a, Image& b) {
     if (b.channels != 3) b = to_rgb(b);
 }
 
-// The decoded image as scvae-decode would write it: rounded to 8 bits.
+// The decoded image as scvae-decode writes it and read_image reads it back: rounded to 8 bits exactly as
+// image.cpp does (v*255 + 0.5 truncated, clamped), then k/255.
 void quantise8(Image& img) {
-    for (auto& v : img.data) v = static_cast<float>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f) / 255.0);
+    for (auto& v : img.data) {
+        const float s = v * 255.0f + 0.5f;
+        const int k = !(s > 0.0f) ? 0 : s >= 255.0f ? 255 : static_cast<int>(s);
+        v = static_cast<float>(k) / 255.0f;
+    }
 }
 
 struct Selection {
@@ -562,9 +567,10 @@ int metrics_main(const MetricsOptions& opt) {
             } catch (const Error& e) {
                 throw Error(where + ": " + e.what());
             }
+            if (rec.image_channels == 1) dec = to_channels(dec, 1);  // as scvae-decode writes a gray source
             quantise8(dec);
             Image a = read_image(ref);
-            if (a.channels != 3) a = to_rgb(a);
+            harmonise(a, dec);
             Item it;
             it.name = ref;
             it.a = ref;

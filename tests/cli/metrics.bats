@@ -207,6 +207,15 @@ near() {
     run -0 scvae-metrics --tsv --metrics psnr,ssim refs dec
     b=$(sort <<<"$output" | grep photo1)
     assert_equal "$(cut -f2- <<<"$a")" "$(cut -f2- <<<"$b")"
+    # A gray source is decoded and compared as gray, exactly like its decoded PNG.
+    mkdir grefs gdec
+    cp "$IMAGES/gray.jpg" grefs/
+    scvae-encode -o g.scv grefs/gray.jpg
+    scvae-decode -o 'gdec/{stem}.png' g.scv
+    run -0 scvae-metrics --tsv grefs --codes g.scv
+    a=$(sed -n 2p <<<"$output" | cut -f2-)
+    run -0 scvae-metrics --tsv grefs gdec
+    assert_equal "$(sed -n 2p <<<"$output" | cut -f2-)" "$a"
     # A record without a reference image, and a reference without a record.
     rm refs/photo1.jpg
     run -1 scvae-metrics refs --codes codes.scv
