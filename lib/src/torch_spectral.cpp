@@ -66,14 +66,18 @@ namespace {
 // One image's grid is a small problem (about 1,000 x 512): thread start-up and spin-waiting of OpenMP/OpenBLAS
 // cost more than they save (measured 0.4 s vs 3.8 s CPU per image with 2 threads on a busy 2-core machine), so
 // the clustering runs on one thread and the previous setting is restored afterwards.
+// Larger grids (64 x 64 and up: an n^3 eigendecomposition) keep the threads.
 struct SingleThreaded {
+    bool on;
     int saved_omp = omp_get_max_threads();
     int saved_torch = torch::get_num_threads();
-    SingleThreaded() {
+    explicit SingleThreaded(bool enable) : on(enable) {
+        if (!on) return;
         set_faiss_threads(1);
         torch::set_num_threads(1);
     }
     ~SingleThreaded() {
+        if (!on) return;
         torch::set_num_threads(saved_torch);
         set_faiss_threads(saved_omp);
     }
@@ -82,8 +86,8 @@ struct SingleThreaded {
 }  // namespace
 
 Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt) {
-    SingleThreaded single;
     const size_t n = rec.positions();
+    SingleThreaded single(n <= 2048);
     if (opt.k < 2) throw Error("k must be at least 2 classes");
     if (static_cast<size_t>(opt.k) > n)
         throw Error(rec.source + ": k (" + std::to_string(opt.k) + ") is larger than the number of grid cells (" +
