@@ -135,7 +135,7 @@ public:
     void add(Image img, const CodeRecord& rec, size_t index, const std::string& where) {
         if (opt_.montage_cols > 0) {
             tiles_.push_back(std::move(img));
-            labels_.push_back(rec.source);
+            labels_.push_back(expand_pattern("{stem}", rec.source, 0));
             return;
         }
         if (single_) {
