@@ -212,6 +212,9 @@ Image plot_losses(const std::vector<std::pair<double, double>>& train,
         draw_line(img, L, y, W - R, y, grey);
         draw_text(img, 4, int(y) - 3, "1e" + std::to_string(k), 1, 0.0f);
     }
+    // the y range at the ends of the axis (the curves often span less than a decade)
+    draw_text(img, 4, T - 3, fmt("%.4g", std::pow(10.0, ymax)), 1, 0.0f);
+    draw_text(img, 4, H - B - 3, fmt("%.4g", std::pow(10.0, ymin)), 1, 0.0f);
     draw_line(img, L, T, L, H - B, black);
     draw_line(img, L, H - B, W - R, H - B, black);
     draw_text(img, L, H - B + 8, "0", 1, 0.0f);
