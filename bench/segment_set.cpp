@@ -190,7 +190,7 @@ int plot(int argc, char** argv) {
         }
     }
     if (cols[0].empty()) throw Error(tsv + ": no data rows");
-    const int W = 640, H = 440, L = 70, R = 20, T = 40, B = 60, fs = 2;
+    const int W = 640, H = 440, L = 70, R = 36, T = 40, B = 60, fs = 2;
     Image img;
     img.width = W, img.height = H, img.channels = 3;
     img.data.assign(img.pixels() * 3, 1.0f);

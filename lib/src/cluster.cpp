@@ -298,8 +298,13 @@ void densify(const CodeRecord& rec, size_t p0, size_t count, float* out) {
 
 Corpus read_corpus(const std::vector<std::string>& inputs) {
     Corpus c;
-    size_t n = 0;
+    size_t n = 0;  // record number within the current input, from 1 (as CodeReader counts)
+    std::string current;
     for_each_record(inputs, [&](CodeRecord& rec, const std::string& input) {
+        if (input != current) {
+            current = input;
+            n = 0;
+        }
         ++n;
         if (!c.records.empty()) {
             const CodeRecord& f = c.records.front();

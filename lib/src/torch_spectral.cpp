@@ -196,6 +196,10 @@ int segment_main(const SegmentToolOptions& in) {
         if (out.count == 0) throw Error("no code records in the input (empty stream)");
     } else {
         if (opt.inputs.empty()) throw UsageError("--model needs images to segment (IMAGE...)");
+        if (opt.inputs.size() > 1)
+            for (const auto& [p, name] : {std::pair{&opt.output, "-o"}, {&opt.labels, "--labels"},
+                                          {&opt.mask, "--mask"}, {&opt.overlay, "--overlay"}})
+                if (!p->empty()) out.check_pattern(*p, name, 1);
         Codec codec = Codec::load(opt.model);
         for (size_t start = 0; start < opt.inputs.size(); start += static_cast<size_t>(opt.batch)) {
             std::vector<Image> images;

@@ -103,12 +103,15 @@ setup() {
 @test "codes of different grids or models in one run are refused" {
     scvae-encode -m "$TINY" -o other.scv "$IMAGES/gradient.png"
     run -1 scvae-cluster -k 2 ab.scv other.scv
-    assert_output --partial "other.scv: record 3: grid"
+    assert_output --partial "other.scv: record 1: grid"
     assert_output --partial "one clustering run needs one grid size"
+    cat ab.scv other.scv > mixed.scv
+    run -1 scvae-cluster -k 2 mixed.scv
+    assert_output --partial "mixed.scv: record 3: grid"
     scvae-model init --preset tiny --seed 99 -o other.scvm
     scvae-encode -m other.scvm -o m2.scv a.png
     run -1 scvae-cluster -k 2 ab.scv m2.scv
-    assert_output --partial "m2.scv: record 3: codes of model"
+    assert_output --partial "m2.scv: record 1: codes of model"
     assert_output --partial "one clustering run needs codes of one model"
 }
 

@@ -105,6 +105,10 @@ PY
     run -2 scvae-segment -k 1 ab.scv
     run -2 scvae-segment -o mask.png ab.scv
     assert_output --partial "more than one image to write"
+    rm -f mask.png
+    run -2 scvae-segment -m "$TINY" --mask mask.png a.png b.png
+    assert_output --partial "more than one image to write"
+    assert_no_file mask.png
     run -2 scvae-segment -o 'mask-{stem}.bmp' ab.scv
     assert_output --partial "unknown image extension"
 }
