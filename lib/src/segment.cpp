@@ -40,12 +40,16 @@ std::vector<double> boundary_connectivity(const std::vector<int>& labels, int gr
 std::vector<uint8_t> foreground_classes(const std::vector<double>& bndcon, const std::vector<size_t>& sizes,
                                         double threshold) {
     std::vector<uint8_t> fg(bndcon.size(), 0);
-    if (bndcon.empty()) return fg;
-    size_t bg = 0;
-    for (size_t i = 1; i < bndcon.size(); ++i)
-        if (bndcon[i] > bndcon[bg] || (bndcon[i] == bndcon[bg] && sizes[i] > sizes[bg])) bg = i;
+    const size_t none = bndcon.size();
+    size_t bg = none, lo = none;
+    for (size_t i = 0; i < bndcon.size(); ++i) {
+        if (sizes[i] == 0) continue;  // an empty class is never foreground
+        if (bg == none || bndcon[i] > bndcon[bg] || (bndcon[i] == bndcon[bg] && sizes[i] > sizes[bg])) bg = i;
+        if (lo == none || bndcon[i] < bndcon[lo] || (bndcon[i] == bndcon[lo] && sizes[i] < sizes[lo])) lo = i;
+    }
+    if (bg == none || lo == bg) return fg;  // fewer than two non-empty classes: all background
     for (size_t i = 0; i < bndcon.size(); ++i)
-        fg[i] = (i != bg && sizes[i] > 0 && bndcon[i] <= threshold) ? 1 : 0;
+        fg[i] = (i != bg && sizes[i] > 0 && (i == lo || bndcon[i] <= threshold)) ? 1 : 0;
     return fg;
 }
 

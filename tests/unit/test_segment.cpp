@@ -75,6 +75,12 @@ TEST(ForegroundRule, HighestIsBackgroundThresholdForOthers) {
     // A second border-heavy class (BndCon 1.73 > 1.18) is background too; a low one is foreground.
     EXPECT_EQ(foreground_classes({3.5, 1.732, 0.5}, {20, 3, 13}), (std::vector<uint8_t>{0, 0, 1}));
     EXPECT_EQ(foreground_classes({3.5, 1.732, 0.5}, {20, 3, 13}, 2.0), (std::vector<uint8_t>{0, 1, 1}));
+    // Two classes both well connected to the border: the lower one is still the foreground.
+    EXPECT_EQ(foreground_classes({3.0, 2.5}, {452, 572}), (std::vector<uint8_t>{0, 1}));
+    // The lowest class is foreground even above the threshold; the middle one follows the threshold.
+    EXPECT_EQ(foreground_classes({3.0, 2.0, 1.5}, {10, 10, 10}), (std::vector<uint8_t>{0, 0, 1}));
+    // One non-empty class: nothing is foreground.
+    EXPECT_EQ(foreground_classes({3.0, 0.0, 0.0}, {16, 0, 0}), (std::vector<uint8_t>{0, 0, 0}));
     // An empty class is never foreground.
     EXPECT_EQ(foreground_classes({3.0, 0.0}, {16, 0}), (std::vector<uint8_t>{0, 0}));
 }

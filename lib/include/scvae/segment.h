@@ -5,9 +5,10 @@
 // torch::linalg_eigh, row-normalised, k-means on the rows). Boundary connectivity (Zhu et al. 2014)
 //     BndCon(c) = |{grid cells of class c on the grid border}| / sqrt(|{grid cells of class c}|)
 // then separates background from foreground:
-//     the class with the highest BndCon is background; every other class is background too when its
-//     BndCon exceeds `bndcon_threshold` (default sqrt(2 ln 2) = 1.1774, where Zhu's background probability
-//     1 - exp(-BndCon^2 / 2) reaches 1/2), otherwise foreground.
+//     the class with the highest BndCon is background and the class with the lowest BndCon is foreground
+//     (so k=2 always splits into one of each); every other class is background when its BndCon exceeds
+//     `bndcon_threshold` (default sqrt(2 ln 2) = 1.1774, where Zhu's background probability
+//     1 - exp(-BndCon^2 / 2) reaches 1/2), otherwise foreground. Empty classes are background.
 // Classes are renumbered by decreasing BndCon (class 0 is the most background-like; ties by size, then by the
 // clusterer's order), so label maps are reproducible and comparable between images.
 #pragma once
@@ -55,7 +56,7 @@ struct Segmentation {
 // Boundary connectivity of every class 0..k-1 of a label grid (a class with no cells gets 0).
 std::vector<double> boundary_connectivity(const std::vector<int>& labels, int grid_h, int grid_w, int k);
 
-// Background/foreground per class by the rule above (1 = foreground).
+// Background/foreground per class by the rule above (1 = foreground); sizes = cells per class.
 std::vector<uint8_t> foreground_classes(const std::vector<double>& bndcon, const std::vector<size_t>& sizes,
                                         double threshold = kDefaultBndConThreshold);
 
