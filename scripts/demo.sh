@@ -17,7 +17,7 @@ photos=(examples/photos/*.jpg examples/photos/*.png)
 
 for p in "${photos[@]}"; do
   stem=$(basename "${p%.*}")
-  "$bin/scvae-encode" -m "$model" -o "$out/codes/$stem.scv" "$p"
+  "$bin/scvae-encode" -q -m "$model" -o "$out/codes/$stem.scv" "$p"
 done
 cat "$out"/codes/*.scv | "$bin/scvae-decode" -m "$model" -o "$out/recon/{stem}.png"
 if [[ -x $bin/scvae-segment ]]; then
@@ -29,15 +29,15 @@ if [[ -x $bin/scvae-cluster ]]; then
   cat "$out"/codes/*.scv | "$bin/scvae-cluster" -k 8 --seed 1 --images examples/photos \
     --mosaic "$out/clusters.png" -o "$out/clusters.jsonl"
 fi
-"$bin/scvae-metrics" -m "$model" --json examples/photos "$out/recon" > "$out/metrics.json"
+"$bin/scvae-metrics" examples/photos "$out/recon" > "$out/metrics.json"
 
 echo "scvae demo: ${#photos[@]} photos, model $model -> $out/"
 printf '%-24s %8s %8s %10s %8s\n' image PSNR/dB SSIM code/bytes bpp
 for p in "${photos[@]}"; do
   stem=$(basename "${p%.*}")
   bytes=$(stat -c %s "$out/codes/$stem.scv")
-  read -r psnr ssim < <(jq -r --arg s "$stem" '.images[] | select(.name|startswith($s)) | "\(.psnr) \(.ssim)"' "$out/metrics.json")
-  read -r w h < <(od -An -tu4 -j24 -N8 "$out/codes/$stem.scv" 2>/dev/null || echo 1 1)
-  printf '%-24s %8.2f %8.4f %10d %8.3f\n' "$stem" "$psnr" "$ssim" "$bytes" "$(awk -v b="$bytes" -v w="$w" -v h="$h" 'BEGIN{print b*8/(w*h)}')"
+  read -r psnr ssim < <(jq -r --arg s "$stem" '.images[] | select((.name|split("/")|last|sub("\\.[^.]*$";"")) == $s) | "\(.psnr) \(.ssim)"' "$out/metrics.json")
+  bpp=$("$bin/scvae-metrics" --codes "$out/codes/$stem.scv" | jq -r .codes.bpp)
+  printf '%-24s %8.2f %8.4f %10d %8.3f\n' "$stem" "$psnr" "$ssim" "$bytes" "$bpp"
 done
 echo "reconstructions: $out/recon/  codes: $out/codes/  $( [[ -d $out/segment ]] && echo "masks: $out/segment/  " )$( [[ -f $out/clusters.png ]] && echo "clusters: $out/clusters.png" )"
