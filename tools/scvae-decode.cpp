@@ -17,7 +17,7 @@ static scvae::DecodeOptions parse(int argc, char** argv) {
         ("montage", "tile every decoded record into one picture with COLS columns", cxxopts::value<std::string>())
         ("labels", "with --montage: write each record's source name under its tile")
         ("gap", "with --montage: pixels between tiles", cxxopts::value<std::string>()->default_value("2"))
-        ("q,quiet", "no progress messages")
+        ("q,quiet", "no progress count on a terminal")
         ("h,help", "show this help")
         ("version", "show the version")
         ("inputs", "code streams", cxxopts::value<std::vector<std::string>>());

@@ -16,7 +16,7 @@ static scvae::EncodeOptions parse(int argc, char** argv) {
         ("files-from", "read image paths from FILE, one per line ('-' = stdin)", cxxopts::value<std::string>())
         ("k,keep-going", "report each unreadable image, go on, and exit 1 at the end")
         ("shard", "encode only every N-th input starting at I (I/N, 0-based)", cxxopts::value<std::string>())
-        ("q,quiet", "no progress messages")
+        ("q,quiet", "no progress count on a terminal")
         ("h,help", "show this help")
         ("version", "show the version")
         ("inputs", "images", cxxopts::value<std::vector<std::string>>());

@@ -21,6 +21,31 @@ namespace scvae {
 
 namespace {
 
+// A one-line progress count on stderr, only when stderr is a terminal and --quiet is not given.
+class Progress {
+public:
+    Progress(bool quiet, std::string what, size_t total)
+        : on_(!quiet && is_terminal(STDERR_FILENO)), what_(std::move(what)), total_(total) {}
+    ~Progress() {
+        if (on_ && shown_) std::fputc('\n', stderr);
+    }
+    void update(size_t done) {
+        if (!on_) return;
+        shown_ = true;
+        if (total_ > 0)
+            std::fprintf(stderr, "\r%s: %zu/%zu %s", tool_name().c_str(), done, total_, what_.c_str());
+        else
+            std::fprintf(stderr, "\r%s: %zu %s", tool_name().c_str(), done, what_.c_str());
+        std::fflush(stderr);
+    }
+
+private:
+    bool on_;
+    bool shown_ = false;
+    std::string what_;
+    size_t total_;
+};
+
 struct LoadedImage {
     std::string name;  // as given by the user
     std::optional<Image> image;
@@ -76,6 +101,7 @@ int encode_main(const EncodeOptions& opt) {
     CodeWriter writer(out.get(), out.name(), wopt);
 
     size_t failures = 0;
+    Progress progress(opt.quiet, "images", inputs.size());
     // Images of the next batch are decoded on another thread while the network runs on this one.
     auto load_batch = [&inputs, &opt](size_t start) {
         std::vector<LoadedImage> batch;
@@ -85,6 +111,7 @@ int encode_main(const EncodeOptions& opt) {
     };
     std::future<std::vector<LoadedImage>> next = std::async(std::launch::async, load_batch, 0);
     for (size_t start = 0; start < inputs.size(); start += opt.batch) {
+        progress.update(start);
         std::vector<LoadedImage> batch = next.get();
         if (start + opt.batch < inputs.size())
             next = std::async(std::launch::async, load_batch, start + opt.batch);
@@ -105,6 +132,7 @@ int encode_main(const EncodeOptions& opt) {
         for (const auto& r : recs) writer.write(r);
         if (out.is_stdout()) std::fflush(stdout);
     }
+    progress.update(inputs.size());
     out.commit();
     if (failures > 0) {
         warn(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " images could not be encoded");
@@ -202,6 +230,7 @@ int decode_main(const DecodeOptions& opt) {
     Codec codec = Codec::load(model_path, parse_device(opt.device));
 
     size_t index = 0;
+    Progress progress(opt.quiet, "records", 0);
     std::string last_name = display_name(inputs.back());
     std::vector<CodeRecord> pending;
     std::vector<std::string> where;
@@ -217,6 +246,7 @@ int decode_main(const DecodeOptions& opt) {
             Image img = pending[i].image_channels == 1 ? to_channels(imgs[i], 1) : std::move(imgs[i]);
             sink.add(std::move(img), pending[i], index++, where[i]);
         }
+        progress.update(index);
         pending.clear();
         where.clear();
     };

@@ -282,3 +282,16 @@ setup() {
     run -2 scvae-decode --labels -o x.png three.scv
     assert_output --partial "--labels needs --montage"
 }
+
+@test "a progress count is shown on a terminal's stderr, and -q silences it" {
+    command -v script >/dev/null || skip "script(1) not installed"
+    run script -qec "scvae-encode -o p.scv '$IMAGES/photo1.jpg' '$IMAGES/photo2.png'" /dev/null
+    assert_output --partial "scvae-encode: 2/2 images"
+    run script -qec "scvae-encode -q -o p.scv '$IMAGES/photo1.jpg' '$IMAGES/photo2.png'" /dev/null
+    refute_output --partial "images"
+    run script -qec "scvae-decode -o 'p-{index}.png' p.scv" /dev/null
+    assert_output --partial "scvae-decode: 2 records"
+    # not a terminal: nothing on stderr
+    run -0 --separate-stderr scvae-encode -o p.scv "$IMAGES/photo1.jpg"
+    [[ -z $stderr ]]
+}
