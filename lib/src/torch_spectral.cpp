@@ -127,22 +127,38 @@ struct Outputs {
                              ": more than one image to write; use a placeholder such as {stem} or {index}");
     }
 
+    // A pattern without placeholders names one file: its image is held back until the input is known to hold
+    // one record, so a stream of several records fails without writing anything.
+    std::vector<std::pair<std::string, Image>> held;
+
+    void put(const std::string& pattern, const CodeRecord& rec, size_t index, Image img) {
+        if (pattern_has_placeholder(pattern))
+            write_image(expand_pattern(pattern, rec.source, index), img);
+        else
+            held.emplace_back(pattern, std::move(img));
+    }
+
+    void finish() {
+        for (auto& h : held) write_image(h.first, h.second);
+        held.clear();
+    }
+
     void handle(const CodeRecord& rec, const Image* image) {
         const size_t index = count++;
         Segmentation s = segment_codes(rec, opt.seg);
         std::string out_main = opt.output;
         if (!out_main.empty()) {
             check_pattern(out_main, "-o", index);
-            write_image(expand_pattern(out_main, rec.source, index),
-                        opt.seg.method == SegmentMethod::Spectral ? mask_image(s, rec) : label_map_image(s, rec));
+            put(out_main, rec, index,
+                opt.seg.method == SegmentMethod::Spectral ? mask_image(s, rec) : label_map_image(s, rec));
         }
         if (!opt.labels.empty()) {
             check_pattern(opt.labels, "--labels", index);
-            write_image(expand_pattern(opt.labels, rec.source, index), label_map_image(s, rec));
+            put(opt.labels, rec, index, label_map_image(s, rec));
         }
         if (!opt.mask.empty()) {
             check_pattern(opt.mask, "--mask", index);
-            write_image(expand_pattern(opt.mask, rec.source, index), mask_image(s, rec));
+            put(opt.mask, rec, index, mask_image(s, rec));
         }
         if (!opt.overlay.empty()) {
             check_pattern(opt.overlay, "--overlay", index);
@@ -151,7 +167,7 @@ struct Outputs {
                 loaded = read_image(find_source_image(rec.source, opt.images_dir, "overlay"));
                 image = &loaded;
             }
-            write_image(expand_pattern(opt.overlay, rec.source, index), overlay_image(*image, s, rec));
+            put(opt.overlay, rec, index, overlay_image(*image, s, rec));
         }
         nlohmann::json j = segmentation_summary(s, rec, index);
         if (opt.noise > 0) j["noise"] = opt.noise;
@@ -217,6 +233,7 @@ int segment_main(const SegmentToolOptions& in) {
             for (size_t i = 0; i < recs.size(); ++i) out.handle(recs[i], &images[i]);
         }
     }
+    out.finish();
     return kExitOk;
 }
 

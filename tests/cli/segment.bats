@@ -126,3 +126,14 @@ PY
         grep -q -- "\\\\-\\\\-${o//-/\\\\-}" "$SCVAE_SOURCE_DIR/man/scvae-segment.1" || fail "--$o missing from the man page"
     done
 }
+
+@test "a one-file -o pattern with a stream of several records fails and writes nothing" {
+    cd "$BATS_TEST_TMPDIR"
+    scvae-encode -o two.scv "$IMAGES/photo1.jpg" "$IMAGES/photo2.png"
+    run -2 --separate-stderr scvae-segment -o one.png two.scv
+    [[ $stderr == *"more than one image to write"* ]]
+    assert_no_file one.png
+    scvae-encode -o one.scv "$IMAGES/photo1.jpg"
+    run -0 --separate-stderr scvae-segment -o one.png one.scv
+    [[ -f one.png ]]
+}
