@@ -135,6 +135,8 @@ ModelConfig build_config(const TrainOptions& o) {
             throw UsageError(std::string("model flags: ") + e.what());
         }
     }
+    // The model records the alpha it is trained with; a fresh model's LISTA thresholds start at alpha/L.
+    cfg.alpha = static_cast<float>(o.alpha);
     try {
         cfg.validate();
     } catch (const Error& e) {
@@ -538,7 +540,11 @@ int train_main(const TrainOptions& given) {
     Codec codec = o.init_model.empty() ? Codec::init(cfg, o.seed, parse_device(o.device))
                                        : Codec::load(o.init_model, parse_device(o.device));
     init_lock.unlock();
-    if (!o.init_model.empty()) cfg = codec.config();
+    if (!o.init_model.empty()) {  // keep the model's architecture; record the alpha it is now trained with
+        cfg = codec.config();
+        cfg.alpha = static_cast<float>(o.alpha);
+        codec.impl().net->lista->alpha = o.alpha;
+    }
     SCVAE net = codec.impl().net;
     net->train();
     std::vector<torch::Tensor> params = net->parameters();

@@ -207,3 +207,28 @@ TEST(Train, AveragedShardGradientsEqualTheCombinedBatchGradient) {
     EXPECT_LE(max_relative_difference(mean, full), 1e-5);
     EXPECT_GT(max_relative_difference(g0, full), 1e-3);  // the halves alone differ
 }
+
+// --alpha is the alpha of the model: a fresh model's LISTA thresholds start at alpha/L (as the paper's ISTA
+// initialisation has it) and the saved config records it; fine-tuning with --init records the new alpha.
+TEST(Train, AlphaSetsTheInitialThresholdsAndIsRecorded) {
+    const std::string d = images_dir();
+    fs::remove_all(d + "/alpha");
+    fs::remove_all(d + "/alpha-ft");
+    TrainOptions a = tiny_options(d + "/alpha");
+    a.alpha = 0.25;
+    a.lr = 1e-7;  // one step barely moves theta
+    a.steps = 1;
+    ASSERT_EQ(train_main(a), 0);
+    auto impl = load_model_file(d + "/alpha/last.scvm", torch::kCPU);
+    EXPECT_FLOAT_EQ(impl->cfg.alpha, 0.25f);
+    const double L = impl->net->lista->L;
+    EXPECT_NEAR(impl->net->lista->theta.mean().item<double>(), 0.25 / L, 1e-5);
+    EXPECT_NEAR(impl->net->lista->theta.max().item<double>(), 0.25 / L, 1e-5);
+
+    TrainOptions b = tiny_options(d + "/alpha-ft");
+    b.init_model = d + "/alpha/last.scvm";
+    b.alpha = 0.5;
+    b.steps = 1;
+    ASSERT_EQ(train_main(b), 0);
+    EXPECT_FLOAT_EQ(read_model_info(d + "/alpha-ft/best.scvm").config.alpha, 0.5f);
+}
