@@ -159,13 +159,13 @@ _scvae_train() {
         -p|--preset) COMPREPLY=( $(compgen -W 'paper-f8 paper-f16 paper-f64 paper-f256 cpu-f8 tiny' -- "$cur") ); return ;;
         --solver) COMPREPLY=( $(compgen -W 'lista ista fista' -- "$cur") ); return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
-        --val-fraction|--val-images|-s|--size|--resize-short|-d|--channels|-n|-K|--lista-steps|--alpha|--lr|--adam-eps|\
+        --val-fraction|--val-images|-s|--size|--resize-short|-d|--channels|-n|-K|--lista-steps|--alpha|--init-alpha|--lr|--adam-eps|\
         -b|--batch|--epochs|--steps|--grad-clip|--seed|--val-every|--checkpoint-every|--log-every|-t|--threads|\
         --data-threads|--world-size|--rank|--local-rank|--master-addr|--master-port|--dist-timeout|--bucket-mb) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '-o --output --resume --files-from --val --val-fraction --val-images -s --size
-            --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --init --alpha --lr --adam-eps
+            --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --init --alpha --init-alpha --lr --adam-eps
             -b --batch --epochs --steps --grad-clip --seed --val-every --checkpoint-every --log-every --half
             -t --threads --data-threads --device --world-size --rank --local-rank --master-addr --master-port
             --dist-timeout --bucket-mb --rank-model -q --quiet -h --help --version' -- "$cur") )

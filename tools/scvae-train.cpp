@@ -27,6 +27,7 @@ static scvae::TrainOptions parse(int argc, char** argv) {
         ("solver", "lista, ista or fista", cxxopts::value<S>())
         ("init", "start from the weights of this model file (fine-tuning)", cxxopts::value<S>())
         ("alpha", "weight of ||z||_1 in the loss (fixed, not learned)", cxxopts::value<S>()->default_value("1"))
+        ("init-alpha", "a new model's LISTA thresholds start at A/L (default: --alpha)", cxxopts::value<S>())
         ("lr", "Adam learning rate", cxxopts::value<S>()->default_value("1e-4"))
         ("adam-eps", "Adam's epsilon", cxxopts::value<S>()->default_value("1e-8"))
         ("b,batch", "images per step and process", cxxopts::value<S>()->default_value("16"))
@@ -80,6 +81,10 @@ static scvae::TrainOptions parse(int argc, char** argv) {
     if (r.count("init")) opt.init_model = str("init");
     opt.alpha = real("alpha");
     if (opt.alpha < 0) throw scvae::UsageError("--alpha: expected a number >= 0");
+    if (r.count("init-alpha")) {
+        opt.init_alpha = real("init-alpha");
+        if (!(opt.init_alpha >= 0)) throw scvae::UsageError("--init-alpha: expected a number >= 0");
+    }
     opt.lr = real("lr");
     if (!(opt.lr > 0)) throw scvae::UsageError("--lr: expected a positive number");
     opt.adam_eps = real("adam-eps");

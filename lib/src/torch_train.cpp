@@ -65,6 +65,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"val_fraction", o.val_fraction}, {"size", o.size}, {"resize_short", o.resize_short},
             {"val_images", o.val_images}, {"preset", o.preset}, {"config_file", o.config_file},
             {"config_overrides", o.config_overrides}, {"init_model", o.init_model}, {"alpha", o.alpha},
+            {"init_alpha", o.init_alpha},
             {"lr", o.lr}, {"adam_eps", o.adam_eps}, {"batch", o.batch}, {"epochs", o.epochs}, {"steps", o.steps},
             {"grad_clip", o.grad_clip}, {"seed", o.seed}, {"val_every", o.val_every},
             {"checkpoint_every", o.checkpoint_every}, {"log_every", o.log_every}, {"half", o.half},
@@ -84,6 +85,7 @@ void options_from_json(const nlohmann::json& j, TrainOptions& o) {
     o.config_overrides = j.at("config_overrides");
     o.init_model = j.at("init_model");
     o.alpha = j.at("alpha");
+    o.init_alpha = j.value("init_alpha", -1.0);
     o.lr = j.at("lr");
     o.adam_eps = j.value("adam_eps", 1e-8);
     o.batch = j.at("batch");
@@ -135,8 +137,9 @@ ModelConfig build_config(const TrainOptions& o) {
             throw UsageError(std::string("model flags: ") + e.what());
         }
     }
-    // The model records the alpha it is trained with; a fresh model's LISTA thresholds start at alpha/L.
-    cfg.alpha = static_cast<float>(o.alpha);
+    // A fresh model's LISTA thresholds start at alpha/L (or --init-alpha/L); the saved model records the
+    // alpha it is trained with (set after the initialisation).
+    cfg.alpha = static_cast<float>(o.init_alpha >= 0 ? o.init_alpha : o.alpha);
     try {
         cfg.validate();
     } catch (const Error& e) {
@@ -540,11 +543,9 @@ int train_main(const TrainOptions& given) {
     Codec codec = o.init_model.empty() ? Codec::init(cfg, o.seed, parse_device(o.device))
                                        : Codec::load(o.init_model, parse_device(o.device));
     init_lock.unlock();
-    if (!o.init_model.empty()) {  // keep the model's architecture; record the alpha it is now trained with
-        cfg = codec.config();
-        cfg.alpha = static_cast<float>(o.alpha);
-        codec.impl().net->lista->alpha = o.alpha;
-    }
+    if (!o.init_model.empty()) cfg = codec.config();  // keep the model's architecture
+    cfg.alpha = static_cast<float>(o.alpha);           // and record the alpha it is now trained with
+    codec.impl().net->lista->alpha = o.alpha;
     SCVAE net = codec.impl().net;
     net->train();
     std::vector<torch::Tensor> params = net->parameters();

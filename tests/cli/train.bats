@@ -36,6 +36,8 @@ fingerprint() {
     [[ $stderr == "scvae-train: no training images (give folders or files, or --files-from)"* ]]
     run -2 scvae-train -o "$BATS_TEST_TMPDIR/r" --lr 0 "$IMGS"
     assert_output --partial "--lr"
+    run -2 --separate-stderr scvae-train -o "$BATS_TEST_TMPDIR/r" --init-alpha -1 "$IMGS"
+    [[ $stderr == "scvae-train: --init-alpha: expected a number >= 0"* ]]
     run -2 scvae-train -o "$BATS_TEST_TMPDIR/r" --preset nope "$IMGS"
     assert_output --partial "unknown preset 'nope'"
     run -2 scvae-train -o "$BATS_TEST_TMPDIR/r" --preset tiny --size 30 "$IMGS"

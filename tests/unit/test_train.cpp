@@ -209,7 +209,8 @@ TEST(Train, AveragedShardGradientsEqualTheCombinedBatchGradient) {
 }
 
 // --alpha is the alpha of the model: a fresh model's LISTA thresholds start at alpha/L (as the paper's ISTA
-// initialisation has it) and the saved config records it; fine-tuning with --init records the new alpha.
+// initialisation has it; --init-alpha sets them apart) and the saved config records it; fine-tuning with --init
+// records the new alpha.
 TEST(Train, AlphaSetsTheInitialThresholdsAndIsRecorded) {
     const std::string d = images_dir();
     fs::remove_all(d + "/alpha");
@@ -231,4 +232,16 @@ TEST(Train, AlphaSetsTheInitialThresholdsAndIsRecorded) {
     b.steps = 1;
     ASSERT_EQ(train_main(b), 0);
     EXPECT_FLOAT_EQ(read_model_info(d + "/alpha-ft/best.scvm").config.alpha, 0.5f);
+
+    // --init-alpha sets the starting thresholds apart from the loss weight
+    fs::remove_all(d + "/alpha-init");
+    TrainOptions c = tiny_options(d + "/alpha-init");
+    c.alpha = 0.25;
+    c.init_alpha = 1.0;
+    c.lr = 1e-7;
+    c.steps = 1;
+    ASSERT_EQ(train_main(c), 0);
+    auto impl_c = load_model_file(d + "/alpha-init/last.scvm", torch::kCPU);
+    EXPECT_FLOAT_EQ(impl_c->cfg.alpha, 0.25f);
+    EXPECT_NEAR(impl_c->net->lista->theta.mean().item<double>(), 1.0 / impl_c->net->lista->L, 1e-5);
 }

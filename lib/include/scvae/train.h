@@ -29,6 +29,7 @@ struct TrainOptions {
 
     // optimisation (defaults: the paper's section 5)
     double alpha = 1.0;                    // weight of ||z||_1 in Eq. (4)/(5): a hyperparameter, not learned
+    double init_alpha = -1;                // a new model's LISTA thresholds start at init_alpha/L (< 0: alpha)
     double lr = 1e-4;
     double adam_eps = 1e-8;                // Adam's epsilon
     int batch = 16;                        // per process
