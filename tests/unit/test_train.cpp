@@ -213,35 +213,34 @@ TEST(Train, AveragedShardGradientsEqualTheCombinedBatchGradient) {
 // records the new alpha.
 TEST(Train, AlphaSetsTheInitialThresholdsAndIsRecorded) {
     const std::string d = images_dir();
-    fs::remove_all(d + "/alpha");
-    fs::remove_all(d + "/alpha-ft");
-    TrainOptions a = tiny_options(d + "/alpha");
-    a.alpha = 0.25;
-    a.lr = 1e-7;  // one step barely moves theta
-    a.steps = 1;
-    ASSERT_EQ(train_main(a), 0);
-    auto impl = load_model_file(d + "/alpha/last.scvm", torch::kCPU);
-    EXPECT_FLOAT_EQ(impl->cfg.alpha, 0.25f);
-    const double L = impl->net->lista->L;
-    EXPECT_NEAR(impl->net->lista->theta.mean().item<double>(), 0.25 / L, 1e-5);
-    EXPECT_NEAR(impl->net->lista->theta.max().item<double>(), 0.25 / L, 1e-5);
+    // one step at a tiny lr (theta barely moves); returns the saved model
+    auto one_step = [&](const std::string& name, double alpha, double init_alpha, const std::string& init) {
+        fs::remove_all(d + "/" + name);
+        TrainOptions o = tiny_options(d + "/" + name);
+        o.alpha = alpha;
+        o.init_alpha = init_alpha;
+        o.init_model = init;
+        o.lr = 1e-7;
+        o.steps = 1;
+        EXPECT_EQ(train_main(o), 0);
+        return load_model_file(d + "/" + name + "/last.scvm", torch::kCPU);
+    };
+    auto expect_theta = [](const Codec::Impl& m, double value) {
+        EXPECT_NEAR(m.net->lista->theta.min().item<double>(), value, 1e-5);
+        EXPECT_NEAR(m.net->lista->theta.max().item<double>(), value, 1e-5);
+    };
+    auto fresh = one_step("alpha", 0.25, -1, "");
+    EXPECT_FLOAT_EQ(fresh->cfg.alpha, 0.25f);
+    expect_theta(*fresh, 0.25 / fresh->net->lista->L);
 
-    TrainOptions b = tiny_options(d + "/alpha-ft");
-    b.init_model = d + "/alpha/last.scvm";
-    b.alpha = 0.5;
-    b.steps = 1;
-    ASSERT_EQ(train_main(b), 0);
+    // --init keeps the trained thresholds and records the new alpha (--init-alpha does not apply)
+    auto tuned = one_step("alpha-ft", 0.5, 1.0, d + "/alpha/last.scvm");
+    EXPECT_FLOAT_EQ(tuned->cfg.alpha, 0.5f);
     EXPECT_FLOAT_EQ(read_model_info(d + "/alpha-ft/best.scvm").config.alpha, 0.5f);
+    expect_theta(*tuned, 0.25 / tuned->net->lista->L);
 
     // --init-alpha sets the starting thresholds apart from the loss weight
-    fs::remove_all(d + "/alpha-init");
-    TrainOptions c = tiny_options(d + "/alpha-init");
-    c.alpha = 0.25;
-    c.init_alpha = 1.0;
-    c.lr = 1e-7;
-    c.steps = 1;
-    ASSERT_EQ(train_main(c), 0);
-    auto impl_c = load_model_file(d + "/alpha-init/last.scvm", torch::kCPU);
-    EXPECT_FLOAT_EQ(impl_c->cfg.alpha, 0.25f);
-    EXPECT_NEAR(impl_c->net->lista->theta.mean().item<double>(), 1.0 / impl_c->net->lista->L, 1e-5);
+    auto apart = one_step("alpha-init", 0.25, 1.0, "");
+    EXPECT_FLOAT_EQ(apart->cfg.alpha, 0.25f);
+    expect_theta(*apart, 1.0 / apart->net->lista->L);
 }
