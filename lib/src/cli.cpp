@@ -11,6 +11,7 @@
 
 #include "scvae/error.h"
 #include "scvae/io.h"
+#include "scvae/runtime.h"
 
 #ifndef SCVAE_VERSION
 #define SCVAE_VERSION "0.0.0"
@@ -35,6 +36,7 @@ static bool is_epipe(const std::string& what) {
 
 int run_tool(const std::string& name, int argc, char** argv, const std::function<int(int, char**)>& body) {
     g_tool = name;
+    tune_allocator();
     std::signal(SIGPIPE, SIG_IGN);
     int rc = kExitOk;
     try {

@@ -32,6 +32,7 @@
 
 #include "scvae/error.h"
 #include "scvae/io.h"
+#include "scvae/runtime.h"
 #include "scvae_torch.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the model file reader assumes a little-endian host");
@@ -395,11 +396,13 @@ Codec& Codec::operator=(Codec&&) noexcept = default;
 Codec::~Codec() = default;
 
 Codec Codec::load(const std::string& path, Device device) {
+    tune_allocator();
     torch::Device dev = to_torch_device(device);
     return Codec(load_model_file(path, dev));
 }
 
 Codec Codec::init(const ModelConfig& cfg, uint64_t seed, Device device) {
+    tune_allocator();
     torch::Device dev = to_torch_device(device);
     cfg.validate();
     torch::manual_seed(seed);

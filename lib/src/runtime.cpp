@@ -1,0 +1,32 @@
+// runtime.cpp - process-wide allocator settings (see scvae/runtime.h).
+#include "scvae/runtime.h"
+
+#include <malloc.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace scvae {
+
+namespace {
+std::atomic<bool> g_enabled{true};
+std::once_flag g_once;
+bool g_applied = false;
+}  // namespace
+
+void set_allocator_tuning(bool enabled) { g_enabled.store(enabled); }
+
+bool tune_allocator() {
+    if (!g_enabled.load()) return g_applied;
+    std::call_once(g_once, [] {
+        // No mmap for large blocks: activations come from the heap and are reused layer after layer.
+        bool ok = mallopt(M_MMAP_MAX, 0) == 1;
+        // Give the heap top back only when more than 1 GiB of it is free (the default is 128 KiB, which
+        // returns every layer's buffers to the kernel).
+        ok = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 && ok;
+        g_applied = ok;
+    });
+    return g_applied;
+}
+
+}  // namespace scvae
