@@ -10,7 +10,7 @@ static scvae::DecodeOptions parse(int argc, char** argv) {
          cxxopts::value<std::string>())
         ("m,model", "model file (default: $SCVAE_MODEL, else the bundled model)", cxxopts::value<std::string>())
         ("f,force", "decode codes made by another model (same n, K and d)")
-        ("b,batch", "records per network batch", cxxopts::value<std::string>()->default_value("8"))
+        ("b,batch", "records per network batch", cxxopts::value<std::string>()->default_value("1"))
         ("t,threads", "CPU threads (default: every CPU this process may use)", cxxopts::value<std::string>())
         ("device", "cpu or cuda", cxxopts::value<std::string>()->default_value("cpu"))
         ("quality", "JPEG quality (1-100)", cxxopts::value<std::string>()->default_value("95"))

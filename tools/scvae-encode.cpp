@@ -10,7 +10,7 @@ static scvae::EncodeOptions parse(int argc, char** argv) {
         ("o,output", "write codes to FILE ('-' = stdout)", cxxopts::value<std::string>()->default_value("-"))
         ("j,json", "write JSON Lines instead of the binary stream")
         ("half", "store code values as 16-bit floats")
-        ("b,batch", "images per network batch", cxxopts::value<std::string>()->default_value("8"))
+        ("b,batch", "images per network batch", cxxopts::value<std::string>()->default_value("1"))
         ("t,threads", "CPU threads (default: every CPU this process may use)", cxxopts::value<std::string>())
         ("device", "cpu or cuda", cxxopts::value<std::string>()->default_value("cpu"))
         ("files-from", "read image paths from FILE, one per line ('-' = stdin)", cxxopts::value<std::string>())

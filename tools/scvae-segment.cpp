@@ -24,7 +24,7 @@ static scvae::SegmentToolOptions parse(int argc, char** argv) {
         ("mask", "write foreground masks (0/255) to PATTERN", cxxopts::value<std::string>())
         ("overlay", "write the classes coloured over the image to PATTERN", cxxopts::value<std::string>())
         ("images", "look for source images (for --overlay) in DIR", cxxopts::value<std::string>())
-        ("b,batch", "images per network batch", cxxopts::value<std::string>()->default_value("8"))
+        ("b,batch", "images per network batch", cxxopts::value<std::string>()->default_value("1"))
         ("t,threads", "CPU threads (default: every CPU this process may use)", cxxopts::value<std::string>())
         ("h,help", "show this help")
         ("version", "show the version")

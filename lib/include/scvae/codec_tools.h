@@ -15,7 +15,7 @@ struct EncodeOptions {
     std::string output = "-";
     bool json = false;
     bool half = false;
-    int batch = 8;
+    int batch = 1;
     int threads = 0;                  // 0 = every CPU the process may use
     std::string device = "cpu";
     bool keep_going = false;
@@ -31,7 +31,7 @@ struct DecodeOptions {
     std::string model;                // "" = default_model_path()
     std::string output;               // pattern ({stem}, {name}, {index}, {index:N}, {n}, %d) or "-"
     bool force = false;
-    int batch = 8;
+    int batch = 1;
     int threads = 0;
     std::string device = "cpu";
     int quality = 95;                 // JPEG quality

@@ -104,7 +104,7 @@ struct SegmentToolOptions {
     std::string images_dir;   // --images
     double noise = 0;         // --noise sigma ([0,1] scale), images only
     int threads = 0;
-    int batch = 8;            // images encoded per Codec call
+    int batch = 1;            // images encoded per Codec call
 };
 
 // Runs scvae-segment (implemented in lib/src/torch_spectral.cpp, as it drives the Codec); returns the exit code.
