@@ -160,14 +160,14 @@ _scvae_train() {
         --solver) COMPREPLY=( $(compgen -W 'lista ista fista' -- "$cur") ); return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
         --val-fraction|--val-images|-s|--size|--resize-short|-d|--channels|-n|-K|--lista-steps|--alpha|--init-alpha|--lr|--adam-eps|\
-        -b|--batch|--epochs|--steps|--grad-clip|--seed|--val-every|--checkpoint-every|--log-every|-t|--threads|\
+        -b|--batch|--epochs|--steps|--grad-clip|--seed|--val-every|--checkpoint-every|--log-every|-t|--threads|--procs|\
         --data-threads|--world-size|--rank|--local-rank|--master-addr|--master-port|--dist-timeout|--bucket-mb) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '-o --output --resume --files-from --val --val-fraction --val-images -s --size
             --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --init --alpha --init-alpha --lr --adam-eps
             -b --batch --epochs --steps --grad-clip --seed --val-every --checkpoint-every --log-every --half
-            -t --threads --data-threads --device --world-size --rank --local-rank --master-addr --master-port
+            --procs -t --threads --data-threads --device --world-size --rank --local-rank --master-addr --master-port
             --dist-timeout --bucket-mb --rank-model -q --quiet -h --help --version' -- "$cur") )
     else
         shopt -s extglob; _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'

@@ -39,7 +39,8 @@ static scvae::TrainOptions parse(int argc, char** argv) {
         ("checkpoint-every", "also checkpoint every N steps", cxxopts::value<S>()->default_value("0"))
         ("log-every", "log line every N steps (default: about 20 per run, at most every 100)", cxxopts::value<S>()->default_value("0"))
         ("half", "store the best/last models in 16-bit floats")
-        ("t,threads", "CPU threads for the network (default: every CPU this process may use)", cxxopts::value<S>())
+        ("procs", "local data-parallel processes sharing the batch (default: one per CPU when the batch divides)", cxxopts::value<S>())
+        ("t,threads", "CPU threads per process (default: the CPUs divided by the processes)", cxxopts::value<S>())
         ("data-threads", "threads decoding and augmenting images (default: threads/2, 1..4)", cxxopts::value<S>())
         ("device", "cpu or cuda", cxxopts::value<S>()->default_value("cpu"))
         ("world-size", "number of processes (default: $WORLD_SIZE, else 1)", cxxopts::value<S>())
@@ -62,6 +63,8 @@ static scvae::TrainOptions parse(int argc, char** argv) {
     auto real = [&](const char* k) { return scvae::parse_double_option(std::string("--") + k, str(k)); };
     scvae::TrainOptions opt;
     for (int i = 0; i < argc; ++i) opt.command_line += (i ? " " : "") + std::string(argv[i]);
+    opt.argv.assign(argv, argv + argc);
+    for (const auto& kv : r.arguments()) opt.given.insert(kv.key());
     if (r.count("inputs")) opt.inputs = r["inputs"].as<std::vector<S>>();
     if (r.count("files-from")) opt.files_from = r["files-from"].as<std::vector<S>>();
     if (r.count("output")) opt.run_dir = str("output");
@@ -100,6 +103,7 @@ static scvae::TrainOptions parse(int argc, char** argv) {
     opt.half = r.count("half") > 0;
     opt.quiet = r.count("quiet") > 0;
     if (r.count("threads")) opt.threads = num("threads", 1, 4096);
+    if (r.count("procs")) opt.procs = num("procs", 1, 256);
     if (r.count("data-threads")) opt.data_threads = num("data-threads", 1, 256);
     opt.device = str("device");
     scvae::distributed_from_env(opt);

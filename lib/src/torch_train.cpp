@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -69,7 +70,9 @@ nlohmann::json options_to_json(const TrainOptions& o) {
             {"lr", o.lr}, {"adam_eps", o.adam_eps}, {"batch", o.batch}, {"epochs", o.epochs}, {"steps", o.steps},
             {"grad_clip", o.grad_clip}, {"seed", o.seed}, {"val_every", o.val_every},
             {"checkpoint_every", o.checkpoint_every}, {"log_every", o.log_every}, {"half", o.half},
-            {"world_size", o.world_size}, {"bucket_mb", o.bucket_mb}};
+            {"world_size", o.world_size}, {"bucket_mb", o.bucket_mb},
+            // local processes started by --procs (resume starts as many again); 1 otherwise
+            {"procs", o.procs > 1 && o.procs == o.world_size ? o.procs : 1}};
 }
 
 void options_from_json(const nlohmann::json& j, TrainOptions& o) {
@@ -98,6 +101,47 @@ void options_from_json(const nlohmann::json& j, TrainOptions& o) {
     o.log_every = j.at("log_every");
     o.half = j.at("half");
     o.bucket_mb = j.at("bucket_mb");
+}
+
+// A resumed run continues with the options in options.json. What may change without touching the data, the
+// model or the random streams is taken from the command line (the length of the run, the learning rate and
+// clipping, when to validate, log and checkpoint, storage precision); data, model, batch and seed options
+// are refused. Returns the changed options (for the log); throws UsageError for a refused one.
+nlohmann::json apply_resume_options(const TrainOptions& given, TrainOptions& o) {
+    static const std::set<std::string> fixed = {
+        "inputs", "files-from", "val", "val-fraction", "val-images", "size", "resize-short", "preset", "config",
+        "d", "channels", "n", "K", "lista-steps", "solver", "init", "alpha", "init-alpha", "adam-eps", "batch",
+        "seed"};
+    std::string refused;
+    for (const auto& k : given.given)
+        if (fixed.count(k)) refused += (refused.empty() ? "" : ", ") + std::string(k == "inputs" ? "" : k.size() == 1 ? "-" : "--") + (k == "inputs" ? "training images" : k);
+    if (!refused.empty())
+        throw UsageError("--resume: " + refused + " cannot change in a resumed run (it continues with " + o.run_dir +
+                         "/options.json); to change them, start a new run from its weights with --init " + o.run_dir +
+                         "/last.scvm");
+    nlohmann::json changed = nlohmann::json::object();
+    auto take = [&](const char* key, auto& field, const auto& value, const char* json_key) {
+        if (!given.given.count(key)) return;
+        if (field != value) changed[json_key] = value;
+        field = value;
+    };
+    take("steps", o.steps, given.steps, "steps");
+    if (given.given.count("epochs")) {
+        if (o.epochs != given.epochs) changed["epochs"] = given.epochs;
+        o.epochs = given.epochs;
+        if (!given.given.count("steps") && o.steps != 0) {  // --epochs alone sets the length in epochs
+            changed["steps"] = 0;
+            o.steps = 0;
+        }
+    }
+    take("lr", o.lr, given.lr, "lr");
+    take("grad-clip", o.grad_clip, given.grad_clip, "grad_clip");
+    take("val-every", o.val_every, given.val_every, "val_every");
+    take("checkpoint-every", o.checkpoint_every, given.checkpoint_every, "checkpoint_every");
+    take("log-every", o.log_every, given.log_every, "log_every");
+    take("half", o.half, given.half, "half");
+    take("bucket-mb", o.bucket_mb, given.bucket_mb, "bucket_mb");
+    return changed;
 }
 
 ModelConfig build_config(const TrainOptions& o) {
@@ -461,8 +505,10 @@ void distributed_from_env(TrainOptions& o) {
 }
 
 int train_main(const TrainOptions& given) {
+    if (int rc = launch_local_procs(given); rc >= 0) return rc;  // this process only started the ranks
     TrainOptions o = given;
     const bool resuming = !o.resume.empty();
+    nlohmann::json resume_overrides = nlohmann::json::object();
     if (resuming) {
         o.run_dir = o.resume;
         const std::string p = o.run_dir + "/options.json";
@@ -475,9 +521,7 @@ int train_main(const TrainOptions& given) {
         } catch (const nlohmann::json::exception& e) {
             throw error_at(p, std::string("corrupt (") + e.what() + ")");
         }
-        // what a resume may change: the length of the run
-        if (given.steps > 0) o.steps = given.steps;
-        if (given.epochs != TrainOptions().epochs) o.epochs = given.epochs;
+        resume_overrides = apply_resume_options(given, o);
         if (saved.at("world_size").get<int>() != o.world_size)
             throw UsageError("--resume: the run used " + std::to_string(saved.at("world_size").get<int>()) +
                              " processes; resume it with the same number (got " + std::to_string(o.world_size) + ")");
@@ -560,6 +604,8 @@ int train_main(const TrainOptions& given) {
             write_text(o.run_dir + "/options.json", options_to_json(o).dump(2) + "\n");
             write_text(o.run_dir + "/config.json", cfg.to_json().dump(2) + "\n");
             std::remove((o.run_dir + "/log.jsonl").c_str());
+        } else if (!resume_overrides.empty()) {
+            write_text(o.run_dir + "/options.json", options_to_json(o).dump(2) + "\n");  // the next resume keeps them
         }
         write_text(o.run_dir + "/command.txt", o.command_line + "\n");
     }
@@ -587,12 +633,12 @@ int train_main(const TrainOptions& given) {
     log.write({{"type", "event"}, {"event", resuming ? "resume" : "start"}, {"step", st.step},
                {"train_images", train_set.size()}, {"val_images", val_set ? val_set->size() : 0},
                {"skipped", train_set.skipped() + (val_set ? val_set->skipped() : 0)}, {"world_size", o.world_size},
-               {"total_steps", total_steps}, {"steps_per_epoch", steps_per_epoch}});
+               {"total_steps", total_steps}, {"steps_per_epoch", steps_per_epoch}, {"changed", resume_overrides}});
     progress.message(std::string(resuming ? "resuming at step " + std::to_string(st.step) + ": " : "") +
                      std::to_string(train_set.size()) + " training and " +
                      std::to_string(val_set ? val_set->size() : 0) + " validation images, " +
-                     std::to_string(total_steps) + " steps of " + std::to_string(global_batch) + " (" +
-                     std::to_string(steps_per_epoch) + " a epoch), " + std::to_string(o.world_size) + " process" +
+                     std::to_string(total_steps) + " steps of " + std::to_string(global_batch) + " images (" +
+                     std::to_string(steps_per_epoch) + " per epoch), " + std::to_string(o.world_size) + " process" +
                      (o.world_size > 1 ? "es" : "") + ", run directory " + o.run_dir);
 
     auto model_meta = [&](const ValResult* v) {

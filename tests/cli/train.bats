@@ -12,6 +12,16 @@ setup() {
     FAST=(--preset tiny --size 16 -b 2 -t 1 --data-threads 1 --seed 5)
 }
 
+# children PID: the processes whose parent is PID (from /proc, no procps needed)
+children() {
+    local f pid comm state ppid
+    for f in /proc/[0-9]*/stat; do
+        read -r pid comm state ppid _ < "$f" 2>/dev/null || continue
+        [ "$ppid" = "$1" ] && echo "$pid"
+    done
+    return 0
+}
+
 # fingerprint LOGFILE RANK: the fingerprint a --rank-model run printed for that rank
 fingerprint() {
     sed -n "s/.*rank $2: weights .* (fingerprint \([0-9a-f]*\)).*/\1/p" "$1"
@@ -164,4 +174,118 @@ fingerprint() {
     run -1 scvae-train "${FAST[@]}" --steps 1 --world-size 2 --rank 1 --master-port $((port + 1)) --dist-timeout 2 \
         -o "$BATS_TEST_TMPDIR/lonely" "$IMGS"
     assert_output --partial "rendezvous at 127.0.0.1:$((port + 1)) failed"
+}
+
+@test "--procs 2: local ranks share the batch, stay identical, match one process, and resume as two" {
+    SMALL=(--preset tiny --size 16 --data-threads 1 --seed 5 --adam-eps 1 --val-fraction 0)
+    run -0 scvae-train "${SMALL[@]}" -b 4 --procs 2 --steps 3 --rank-model "$BATS_TEST_TMPDIR/p{rank}.scvm" \
+        -o "$BATS_TEST_TMPDIR/two" "$IMGS"
+    echo "$output" > "$BATS_TEST_TMPDIR/two.log"
+    assert_output --partial "3 steps of 4 images"
+    assert_output --partial "2 processes"
+    f0=$(fingerprint "$BATS_TEST_TMPDIR/two.log" 0)
+    f1=$(fingerprint "$BATS_TEST_TMPDIR/two.log" 1)
+    [ -n "$f0" ]
+    assert_equal "$f1" "$f0"
+    run -0 jq -c '[.world_size, .batch, .procs]' "$BATS_TEST_TMPDIR/two/options.json"
+    assert_output "[2,2,2]"
+    # the same run in one process on the whole batch: the same model up to float summation order
+    run -0 scvae-train "${SMALL[@]}" -b 4 --procs 1 --steps 3 -o "$BATS_TEST_TMPDIR/one" "$IMGS"
+    run -0 jq -c '[.world_size, .batch, .procs]' "$BATS_TEST_TMPDIR/one/options.json"
+    assert_output "[1,4,1]"
+    for r in one two; do
+        scvae-encode -m "$BATS_TEST_TMPDIR/$r/last.scvm" "$IMAGES/photo1.jpg" |
+            scvae-decode -m "$BATS_TEST_TMPDIR/$r/last.scvm" -o "$BATS_TEST_TMPDIR/$r.png"
+    done
+    psnr=$(scvae-metrics "$BATS_TEST_TMPDIR/one.png" "$BATS_TEST_TMPDIR/two.png" | jq '.aggregate.psnr.mean')
+    awk -v p="$psnr" 'BEGIN { exit !(p >= 50) }' || fail "one process vs two: PSNR $psnr dB"
+    # a resume starts as many processes as the run was started with
+    run -0 scvae-train --resume "$BATS_TEST_TMPDIR/two" --steps 5
+    assert_output --partial "resuming at step 3"
+    grep '"event":"resume"' "$BATS_TEST_TMPDIR/two/log.jsonl" | grep -q '"world_size":2'
+    run -0 jq -c 'select(.event=="done") | .step' "$BATS_TEST_TMPDIR/two/log.jsonl"
+    assert_line "5"
+}
+
+@test "--procs: the default uses one process per CPU when the batch divides; bad splits are usage errors" {
+    run -0 scvae-train --preset tiny --size 16 --data-threads 1 -b 2 --steps 1 --val-fraction 0 -q \
+        -o "$BATS_TEST_TMPDIR/auto" "$IMGS"
+    want=$(( $(nproc) >= 2 ? 2 : 1 ))
+    run -0 jq '.procs' "$BATS_TEST_TMPDIR/auto/options.json"
+    assert_output "$want"
+    # --threads alone keeps one process
+    run -0 scvae-train --preset tiny --size 16 --data-threads 1 -b 2 -t 1 --steps 1 --val-fraction 0 -q \
+        -o "$BATS_TEST_TMPDIR/threads" "$IMGS"
+    run -0 jq '.procs' "$BATS_TEST_TMPDIR/threads/options.json"
+    assert_output "1"
+    run -2 --separate-stderr scvae-train "${FAST[@]}" -b 3 --procs 2 -o "$BATS_TEST_TMPDIR/x" "$IMGS"
+    assert_equal "$stderr" "scvae-train: --batch 3 does not split evenly over --procs 2
+Try 'scvae-train --help' for more information."
+    echo "$IMGS/photo1.jpg" > "$BATS_TEST_TMPDIR/list"
+    run -2 --separate-stderr scvae-train "${FAST[@]}" --procs 2 --files-from - -o "$BATS_TEST_TMPDIR/x" < "$BATS_TEST_TMPDIR/list"
+    [[ $stderr == "scvae-train: --procs: --files-from - (stdin) can be read by one process only"* ]]
+    run -2 scvae-train "${FAST[@]}" --procs 0 -o "$BATS_TEST_TMPDIR/x" "$IMGS"
+    assert_output --partial "--procs"
+    assert_no_file "$BATS_TEST_TMPDIR/x/options.json"
+}
+
+@test "--procs 2: SIGTERM stops both ranks at one step with a checkpoint; a rank killed stops the run" {
+    d=$BATS_TEST_TMPDIR/sig
+    scvae-train --preset tiny --size 16 --data-threads 1 --seed 5 -b 2 --procs 2 --steps 100000 --log-every 1 \
+        -o "$d" "$IMGS" 2> "$d.err" &
+    pid=$!
+    for _ in $(seq 1 300); do
+        grep -q '"type":"train"' "$d/log.jsonl" 2>/dev/null && break
+        sleep 0.1
+    done
+    kill -TERM $pid
+    rc=0
+    wait $pid || rc=$?
+    [ $rc -eq 143 ] || fail "exit $rc, expected 143"
+    grep -q "stopped by SIGTERM" "$d.err"
+    [ -s "$d/state.pt" ]
+    step=$(grep '"event":"stop"' "$d/log.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/')
+    run -0 scvae-train --resume "$d" --steps $((step + 2))
+    assert_output --partial "done: $((step + 2)) steps"
+
+    # rank 1 dies: the launcher stops rank 0 and exits with rank 1's status, not after the rendezvous timeout
+    d2=$BATS_TEST_TMPDIR/dead
+    scvae-train --preset tiny --size 16 --data-threads 1 --seed 5 -b 2 --procs 2 --steps 100000 --log-every 1 \
+        -o "$d2" "$IMGS" 2> "$d2.err" &
+    pid=$!
+    for _ in $(seq 1 300); do
+        grep -q '"type":"train"' "$d2/log.jsonl" 2>/dev/null && break
+        sleep 0.1
+    done
+    ranks=($(children $pid))
+    [ ${#ranks[@]} -eq 2 ] || fail "expected 2 ranks, found ${#ranks[@]}"
+    start=$SECONDS
+    kill -KILL "${ranks[1]}"
+    rc=0
+    wait $pid || rc=$?
+    [ $rc -ne 0 ] || fail "the launcher exited 0 after a rank was killed"
+    [ $((SECONDS - start)) -lt 60 ] || fail "the launcher took $((SECONDS - start)) s to stop"
+    [ -z "$(children $pid)" ]
+}
+
+@test "resume honours the options it can change (even at their defaults) and refuses the rest" {
+    d=$BATS_TEST_TMPDIR/res
+    run -0 scvae-train "${FAST[@]}" --steps 2 --val-every 2 -q -o "$d" "$IMGS"
+    spe=$(jq 'select(.event=="start") | .steps_per_epoch' "$d/log.jsonl")
+    # --epochs 10 is the default value, and still a request: 10 epochs in all
+    run -0 scvae-train --resume "$d" --epochs 10 --lr 5e-5 -t 1 -q
+    run -0 jq -c 'select(.event=="done") | .step' "$d/log.jsonl"
+    assert_line "$((10 * spe))"
+    run -0 jq -c 'select(.event=="resume") | .changed' "$d/log.jsonl"
+    assert_output '{"lr":5e-05,"steps":0}'
+    run -0 jq -c 'select(.type=="train") | .lr' "$d/log.jsonl"
+    assert_line "5e-05"
+    run -0 jq -c '[.lr, .epochs, .steps]' "$d/options.json"
+    assert_output "[5e-05,10,0]"
+    for bad in "--size 32" "--batch 4" "--seed 9" "--alpha 0.5" "--preset cpu-f8" "-K 64" "--val-fraction 0.5"; do
+        run -2 --separate-stderr scvae-train --resume "$d" $bad
+        [[ $stderr == "scvae-train: --resume: ${bad%% *} cannot change in a resumed run"* ]] || fail "$bad: $stderr"
+    done
+    run -2 --separate-stderr scvae-train --resume "$d" "$IMGS"
+    [[ $stderr == "scvae-train: --resume: training images cannot change in a resumed run"* ]]
 }

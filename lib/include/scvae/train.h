@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,9 +47,13 @@ struct TrainOptions {
     int64_t log_every = 0;                 // plain progress line every N steps (0: automatic)
     bool half = false;                     // store best/last models in 16-bit floats
     bool quiet = false;
-    int threads = 0;                       // LibTorch threads (0: every CPU)
+    int threads = 0;                       // LibTorch threads (0: every CPU, or every CPU / procs)
+    int procs = 0;                         // local data-parallel processes (0: automatic, see local_procs())
     std::string device = "cpu";
     std::string command_line;              // recorded in command.txt
+    std::vector<std::string> argv;         // the program's arguments, argv[0] first (to start local ranks)
+    std::set<std::string> given;           // long names of the options given on the command line ("d", "n",
+                                           // "K" for the one-letter model flags): what --resume may override
 
     // distributed (defaults from MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK; flags override)
     int world_size = 1;
@@ -64,6 +69,19 @@ struct TrainOptions {
 // Fills the distributed fields from the torchrun/Slurm environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE,
 // RANK, LOCAL_RANK; SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID as fall-backs). Throws UsageError for bad values.
 void distributed_from_env(TrainOptions& opt);
+
+// How many local data-parallel processes a run on this machine uses: --procs when given; otherwise, for a
+// CPU run outside torchrun/Slurm without --threads, one process per CPU (at most 8), reduced until it divides
+// the batch; 1 when stdin is an input (--files-from -). A resumed run uses the count it was started with.
+// `cpus` is the number of CPUs this process may use.
+int local_procs(const TrainOptions& opt, int cpus);
+
+// When the run should be split over N > 1 local processes, starts them (this program again, with WORLD_SIZE,
+// RANK, LOCAL_RANK, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT in their environment, and the batch and
+// threads divided by N on their command line), forwards SIGINT/SIGTERM/SIGHUP to them, waits, and returns the
+// exit status (that of the first rank that failed, after stopping the others). Returns -1 when the run stays
+// in this process (always so for a TrainOptions without argv and procs <= 1, as a library caller's).
+int launch_local_procs(const TrainOptions& opt);
 
 // Runs a training (or resumes one). Returns the exit status (0; 1 after an interrupted run that wrote its
 // checkpoint is still 0 - a clean stop). Throws Error / UsageError.
