@@ -19,7 +19,44 @@
 #include "scvae/model.h"
 #include "scvae/segment.h"
 
+// LAPACK (liblapack.so.3; OpenBLAS's where installed): the selected eigenpairs of a symmetric matrix by MRRR.
+extern "C" void dsyevr_(const char* jobz, const char* range, const char* uplo, const int* n, double* a, const int* lda,
+                        const double* vl, const double* vu, const int* il, const int* iu, const double* abstol, int* m,
+                        double* w, double* z, const int* ldz, int* isuppz, double* work, const int* lwork, int* iwork,
+                        const int* liwork, int* info);
+
 namespace scvae {
+
+namespace {
+
+// The eigenvectors of the `dims` smallest eigenvalues of the symmetric matrix A (n x n, float64, overwritten), as
+// an n x dims tensor. dsyevr computes only those (tridiagonal reduction + MRRR on the wanted range): about three
+// times faster than the full eigendecomposition torch::linalg_eigh does on a 32 x 32 grid (n = 1024).
+torch::Tensor smallest_eigenvectors(torch::Tensor A, int dims) {
+    const int n = static_cast<int>(A.size(0)), il = 1, iu = dims;
+    A = A.contiguous();
+    const double vl = 0, vu = 0, abstol = 0;
+    int m = 0, info = 0, lwork = -1, liwork = -1, iwork_query = 0;
+    double work_query = 0;
+    std::vector<double> w(static_cast<size_t>(n));
+    torch::Tensor Z = torch::empty({dims, n}, torch::kFloat64);  // column-major n x dims
+    std::vector<int> isuppz(2 * static_cast<size_t>(dims));
+    dsyevr_("V", "I", "L", &n, A.data_ptr<double>(), &n, &vl, &vu, &il, &iu, &abstol, &m, w.data(),
+            Z.data_ptr<double>(), &n, isuppz.data(), &work_query, &lwork, &iwork_query, &liwork, &info);
+    if (info != 0) throw Error("spectral embedding: LAPACK dsyevr workspace query failed (info " + std::to_string(info) + ")");
+    lwork = static_cast<int>(work_query);
+    liwork = iwork_query;
+    std::vector<double> work(static_cast<size_t>(lwork));
+    std::vector<int> iwork(static_cast<size_t>(liwork));
+    dsyevr_("V", "I", "L", &n, A.data_ptr<double>(), &n, &vl, &vu, &il, &iu, &abstol, &m, w.data(),
+            Z.data_ptr<double>(), &n, isuppz.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
+    if (info != 0 || m != dims)
+        throw Error("spectral embedding: the eigendecomposition did not converge (LAPACK dsyevr info " +
+                    std::to_string(info) + ")");
+    return Z.t().contiguous();
+}
+
+}  // namespace
 
 std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims) {
     if (n == 0) return {};
@@ -50,8 +87,7 @@ std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int 
     torch::Tensor dinv = deg.rsqrt();
     torch::Tensor L = torch::eye(N, torch::kFloat64) - dinv.unsqueeze(1) * W * dinv.unsqueeze(0);
     L = 0.5 * (L + L.t());
-    auto [evals, evecs] = torch::linalg_eigh(L);  // ascending eigenvalues
-    torch::Tensor U = evecs.index({torch::indexing::Slice(), torch::indexing::Slice(0, dims)});
+    torch::Tensor U = smallest_eigenvectors(L, dims);
     U = U / U.norm(2, 1, true).clamp_min(1e-12);
     // Fix each eigenvector's sign (largest-magnitude entry positive) so results do not depend on LAPACK's choice.
     torch::Tensor idx = U.abs().argmax(0);

@@ -2,7 +2,7 @@
 //
 // Per image, the grid's code vectors are grouped into k classes, either by k-means (FAISS) or by spectral
 // clustering (Gaussian affinity between codes, normalised Laplacian, leading eigenvectors with LibTorch's
-// torch::linalg_eigh, row-normalised, k-means on the rows). Boundary connectivity (Zhu et al. 2014)
+// LAPACK dsyevr, row-normalised, k-means on the rows). Boundary connectivity (Zhu et al. 2014)
 //     BndCon(c) = |{grid cells of class c on the grid border}| / sqrt(|{grid cells of class c}|)
 // then separates background from foreground:
 //     the class with the highest BndCon is background and the class with the lowest BndCon is foreground
@@ -66,7 +66,7 @@ Segmentation finish_segmentation(std::vector<int> labels, int grid_h, int grid_w
 
 // Spectral embedding of n points (rows of x, n x dim): affinity W_ij = exp(-||x_i - x_j||^2 / (2 s^2)) with
 // s = the median of the pairwise distances (i != j; if that is 0, the mean; if that is 0 too, W = 1), W_ii = 0;
-// L = I - D^-1/2 W D^-1/2; the eigenvectors of the `dims` smallest eigenvalues of L (torch::linalg_eigh, float64),
+// L = I - D^-1/2 W D^-1/2; the eigenvectors of the `dims` smallest eigenvalues of L (LAPACK dsyevr, float64),
 // each row normalised to unit length. Returns n x dims row-major. Implemented with LibTorch
 // (lib/src/torch_spectral.cpp); the declaration is torch-free.
 std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims);
