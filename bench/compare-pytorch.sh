@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+PY=${PYTHON:-/usr/bin/python3}   # Debian's Python, where python3-torch installs
 MODEL=${MODEL:-models/default.scvm}
 images=16
 steps=4
@@ -21,7 +22,7 @@ while (($#)); do
         *) echo "usage: bash bench/compare-pytorch.sh [--images N] [--train-steps N]" >&2; exit 2 ;;
     esac
 done
-if ! python3 -c 'import torch, numpy' 2>/dev/null; then
+if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
     echo "compare-pytorch: installing python3-torch (benchmark dependency)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null
@@ -29,7 +30,7 @@ fi
 [ -x "$BUILD/bench/bench_e2e" ] || cmake --build "$BUILD" --target bench_e2e
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-python3 bench/pytorch_ref.py "$MODEL" --size 256 --images "$images" --threads 2 --train-batch 4 \
+"$PY" bench/pytorch_ref.py "$MODEL" --size 256 --images "$images" --threads 2 --train-batch 4 \
     --train-steps "$steps" > "$out/py.json"
 "$BUILD/bench/bench_e2e" --model "$MODEL" --sizes 256 --images "$images" --train-size 256 --train-batch 4 \
     --train-steps "$steps" --json "$out/e2e.json" >&2
