@@ -263,6 +263,19 @@ RecordStats CodeStatsAccumulator::add(const CodeRecord& rec, uint64_t bytes) {
     return r;
 }
 
+double histogram_entropy_bits(const std::vector<uint64_t>& counts) {
+    double total = 0;
+    for (uint64_t c : counts) total += static_cast<double>(c);
+    if (!(total > 0)) return 0.0;
+    double h = 0;
+    for (uint64_t c : counts)
+        if (c > 0) {
+            double p = static_cast<double>(c) / total;
+            h -= p * std::log2(p);
+        }
+    return h > 0 ? h : 0.0;
+}
+
 CodeStats CodeStatsAccumulator::result() const {
     CodeStats s = s_;
     if (s.vectors) {
@@ -274,6 +287,8 @@ CodeStats CodeStatsAccumulator::result() const {
     }
     s.atoms_used = 0;
     for (uint64_t c : s.atom_histogram) s.atoms_used += c > 0;
+    s.dead_atoms = s.K > s.atoms_used ? s.K - s.atoms_used : 0;
+    s.atom_entropy_bits = histogram_entropy_bits(s.atom_histogram);
     s.bpp = s.pixels ? 8.0 * static_cast<double>(s.bytes) / s.pixels : 0.0;
     return s;
 }

@@ -290,6 +290,10 @@ Image plot_losses(const std::vector<std::pair<double, double>>& train,
 
 struct ValResult {
     double total = 0, rec = 0, latent = 0, psnr = 0, ssim = 0, hoyer = 0, zeros = 0;
+    double nnz = 0;                      // non-zeros per code vector
+    std::vector<uint64_t> atom_usage;    // K entries: validation code vectors in which atom k is non-zero
+    uint64_t atoms_used = 0;
+    double atom_entropy = 0;             // bits
     std::vector<Image> originals, recons;
 };
 
@@ -312,6 +316,13 @@ ValResult validate(SCVAE& net, const ImageSet& val, int batch, double alpha, int
         r.latent += l.latent.item<double>() * b;
         auto sp = code_sparsity(out.code);
         double nv = double(out.code.numel() / out.code.size(-1));
+        {
+            auto used = out.code.reshape({-1, out.code.size(-1)}).ne(0).sum(0).to(torch::kInt64).contiguous();
+            if (r.atom_usage.empty()) r.atom_usage.assign(size_t(used.numel()), 0);
+            const int64_t* u = used.data_ptr<int64_t>();
+            for (size_t k = 0; k < r.atom_usage.size(); ++k) r.atom_usage[k] += uint64_t(u[k]);
+            r.nnz += double(used.sum().item<int64_t>());
+        }
         r.hoyer += sp.first * nv;
         r.zeros += sp.second * nv;
         vec += nv;
@@ -333,6 +344,9 @@ ValResult validate(SCVAE& net, const ImageSet& val, int batch, double alpha, int
     r.ssim /= n;
     r.hoyer /= vec;
     r.zeros /= vec;
+    r.nnz /= vec;
+    for (uint64_t c : r.atom_usage) r.atoms_used += c > 0;
+    r.atom_entropy = histogram_entropy_bits(r.atom_usage);
     net->train();
     return r;
 }
@@ -654,7 +668,9 @@ int train_main(const TrainOptions& given) {
                             {"world_size", o.world_size}};
         if (v)
             m["validation"] = {{"total", v->total}, {"psnr", v->psnr}, {"ssim", v->ssim}, {"hoyer", v->hoyer},
-                               {"zeros", v->zeros}, {"images", val_set->size()}, {"crop", o.size}};
+                               {"zeros", v->zeros}, {"nnz_per_vector", v->nnz}, {"atoms_used", v->atoms_used},
+                               {"atom_entropy_bits", v->atom_entropy}, {"images", val_set->size()},
+                               {"crop", o.size}};
         return m;
     };
     auto checkpoint = [&]() {
@@ -761,7 +777,9 @@ int train_main(const TrainOptions& given) {
             if (writer) {
                 log.write({{"type", "val"}, {"step", st.step}, {"epoch", epoch}, {"total", v.total},
                            {"rec", v.rec}, {"latent", v.latent}, {"psnr", v.psnr}, {"ssim", v.ssim},
-                           {"hoyer", v.hoyer}, {"zeros", v.zeros}, {"alpha", o.alpha}, {"lr", o.lr},
+                           {"hoyer", v.hoyer}, {"zeros", v.zeros}, {"nnz_per_vector", v.nnz},
+                           {"atoms_used", v.atoms_used}, {"dead_atoms", cfg.K - int64_t(v.atoms_used)},
+                           {"atom_entropy_bits", v.atom_entropy}, {"alpha", o.alpha}, {"lr", o.lr},
                            {"images", val_set->size()}, {"seconds", st.seconds}});
                 val_curve.emplace_back(double(st.step), v.total);
                 if (v.total < st.best_val) {
@@ -775,7 +793,9 @@ int train_main(const TrainOptions& given) {
                 write_image(o.run_dir + "/loss.png", plot_losses(train_curve, val_curve));
                 progress.message("step " + std::to_string(st.step) + ": validation loss " + fmt("%.5g", v.total) +
                                  ", PSNR " + fmt("%.2f", v.psnr) + " dB, SSIM " + fmt("%.4f", v.ssim) +
-                                 ", sparsity " + fmt("%.3f", v.hoyer) +
+                                 ", sparsity " + fmt("%.3f", v.hoyer) + ", " + fmt("%.1f", v.nnz) +
+                                 " non-zeros, " + std::to_string(v.atoms_used) + "/" + std::to_string(cfg.K) +
+                                 " atoms used" +
                                  (st.best_step == st.step ? " (best so far)" : ""));
             }
             checkpoint();

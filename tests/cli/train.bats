@@ -289,3 +289,14 @@ Try 'scvae-train --help' for more information."
     run -2 --separate-stderr scvae-train --resume "$d" "$IMGS"
     [[ $stderr == "scvae-train: --resume: training images cannot change in a resumed run"* ]]
 }
+
+@test "validation logs atom usage: atoms used, dead atoms, usage entropy, non-zeros per vector" {
+    run -0 scvae-train "${FAST[@]}" --alpha 0.01 --steps 2 --val-every 2 -q -o "$BATS_TEST_TMPDIR/atoms" "$IMGS"
+    run -0 jq -c 'select(.type=="val") | [.atoms_used + .dead_atoms, (.atoms_used > 0), (.atom_entropy_bits >= 0),
+                   (.atom_entropy_bits <= (.atoms_used | log2) + 1e-9), (.nnz_per_vector >= 0)]' \
+        "$BATS_TEST_TMPDIR/atoms/log.jsonl"
+    assert_output "[32,true,true,true,true]"
+    run -0 jq -c '.meta.validation | has("atoms_used") and has("atom_entropy_bits")' \
+        <(head -c 100000 "$BATS_TEST_TMPDIR/atoms/best.scvm" | tail -c +17 | head -c "$(od -An -tu4 -j12 -N4 "$BATS_TEST_TMPDIR/atoms/best.scvm" | tr -d ' ')")
+    assert_output "true"
+}

@@ -266,3 +266,10 @@ TEST(Metrics, MeanStd) {
     EXPECT_DOUBLE_EQ(m.mean, 2.5);
     EXPECT_NEAR(m.std, std::sqrt(1.25), 1e-15);
 }
+
+TEST(CodeStats, AtomHistogramEntropyAndDeadAtoms) {
+    EXPECT_DOUBLE_EQ(scvae::histogram_entropy_bits({}), 0.0);
+    EXPECT_DOUBLE_EQ(scvae::histogram_entropy_bits({0, 7, 0}), 0.0);       // one atom: no uncertainty
+    EXPECT_NEAR(scvae::histogram_entropy_bits({5, 5, 5, 5}), 2.0, 1e-12);  // four equally used atoms: 2 bits
+    EXPECT_NEAR(scvae::histogram_entropy_bits({3, 1, 0, 0}), 0.811278124459, 1e-9);
+}

@@ -52,6 +52,9 @@ SsimParts ssim_channel(const double* x, const double* y, int width, int height);
 // 0 = all entries equal in magnitude. A zero vector counts as 1 (maximally sparse). K = 1 gives 1.
 double hoyer_sparsity(const float* z, size_t K);
 
+// Entropy in bits of a usage histogram normalised to sum 1 (0 for an empty or one-bin histogram).
+double histogram_entropy_bits(const std::vector<uint64_t>& counts);
+
 struct CodeStats {
     uint64_t records = 0;
     uint64_t vectors = 0;  // code vectors (grid positions) over all records
@@ -61,6 +64,9 @@ struct CodeStats {
     double zero_fraction = 0;              // zero entries / (vectors*K)
     double nnz_per_vector = 0;             // mean non-zeros per code vector
     uint64_t atoms_used = 0;               // atoms non-zero in at least one vector
+    uint64_t dead_atoms = 0;               // K - atoms_used
+    double atom_entropy_bits = 0;          // entropy of atom_histogram / its sum (0 .. log2 K); 2^H is the
+                                           // "effective number" of atoms (the histogram's perplexity)
     std::vector<uint64_t> atom_histogram;  // K entries: code vectors in which atom k is non-zero
     uint64_t bytes = 0;                    // stream bytes as written
     uint64_t pixels = 0;                   // original pixels (image_width*image_height), summed
