@@ -96,7 +96,9 @@ _scvae_edit() {
     COMPREPLY=()
     case $prev in
         -o|--output) _scvae_any_file; return ;;
-        --set|--add|--scale|--at|--traverse|--from|--to|--steps) return ;;
+        --traverse) COMPREPLY=( $(compgen -W 'top1 top2 top3' -- "$cur") ); return ;;
+        --set|--add|--scale) COMPREPLY=( $(compgen -W 'top1= top2= top3=' -- "$cur") ); compopt -o nospace 2>/dev/null; return ;;
+        --at|--from|--to|--steps) return ;;
         --interpolate) _scvae_files '@(scv|jsonl|json)'; return ;;
     esac
     if [[ $cur == -* ]]; then
