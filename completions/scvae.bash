@@ -1,17 +1,44 @@
 # bash completion for the scvae tools.  Source it, or install it as
 # /usr/share/bash-completion/completions/scvae-<tool> (one symlink per tool).
 
-_scvae_files() { # $1: glob extension pattern, e.g. '@(png|jpg|jpeg|PNG|JPG|JPEG)'
+# Completion candidates are added one per line (so that "my photo.jpg" stays one word) with -o filenames
+# (readline quotes them); folders end in '/'. extglob is switched on only while a pattern is matched.
+_scvae_add() { # $@: compgen arguments
+    local line
+    while IFS= read -r line; do COMPREPLY+=( "$line" ); done < <(compgen "$@")
+    compopt -o filenames 2>/dev/null || true
+}
+
+_scvae_dirs() {
+    _scvae_add -d -S / -- "${COMP_WORDS[COMP_CWORD]}"
+}
+
+_scvae_any_file() {
     local cur=${COMP_WORDS[COMP_CWORD]}
-    COMPREPLY+=( $(compgen -f -X "!*.$1" -- "$cur") $(compgen -d -- "$cur") )
+    _scvae_add -f -- "$cur"
+    # folders once, with their '/': drop the plain names compgen -f gave them
+    local i kept=()
+    for i in "${COMPREPLY[@]}"; do [[ -d $i ]] || kept+=( "$i" ); done
+    COMPREPLY=( "${kept[@]}" )
+    _scvae_dirs
+}
+
+_scvae_files() { # $1: extension pattern, e.g. '@(png|jpg|jpeg|PNG|JPG|JPEG)'
+    local cur=${COMP_WORDS[COMP_CWORD]} restore
+    restore=$(shopt -p extglob) || true
+    shopt -s extglob
+    local line
+    while IFS= read -r line; do [[ -d $line ]] || COMPREPLY+=( "$line" ); done < <(compgen -f -X "!*.$1" -- "$cur")
+    eval "$restore"
+    _scvae_dirs
 }
 
 _scvae_encode() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     case $prev in
-        -m|--model) shopt -s extglob; _scvae_files 'scvm'; return ;;
-        -o|--output|--files-from) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+        -m|--model) _scvae_files 'scvm'; return ;;
+        -o|--output|--files-from) _scvae_any_file; return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
         -b|--batch|-t|--threads|--shard) return ;;
     esac
@@ -19,7 +46,7 @@ _scvae_encode() {
         COMPREPLY=( $(compgen -W '-m --model -o --output -j --json --half -b --batch -t --threads --device
             --files-from -k --keep-going --shard -q --quiet -h --help --version' -- "$cur") )
     else
-        shopt -s extglob; _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
+        _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
     fi
 }
 complete -F _scvae_encode scvae-encode
@@ -28,8 +55,8 @@ _scvae_decode() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     case $prev in
-        -m|--model) shopt -s extglob; _scvae_files 'scvm'; return ;;
-        -o|--output) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+        -m|--model) _scvae_files 'scvm'; return ;;
+        -o|--output) _scvae_any_file; return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
         -b|--batch|-t|--threads|--quality|--montage|--gap) return ;;
     esac
@@ -37,7 +64,7 @@ _scvae_decode() {
         COMPREPLY=( $(compgen -W '-o --output -m --model -f --force -b --batch -t --threads --device --quality
             --montage --labels --gap -q --quiet -h --help --version' -- "$cur") )
     else
-        shopt -s extglob; _scvae_files '@(scv|jsonl|json)'
+        _scvae_files '@(scv|jsonl|json)'
     fi
 }
 complete -F _scvae_decode scvae-decode
@@ -46,10 +73,10 @@ _scvae_metrics() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     case $prev in
-        -m|--model) shopt -s extglob; _scvae_files 'scvm'; return ;;
-        -c|--codes) shopt -s extglob; _scvae_files '@(scv|jsonl|json)'; return ;;
-        --lpips-model|--fid-model) shopt -s extglob; _scvae_files '@(pt|pth|ts)'; return ;;
-        -o|--output|--ref-list|--dist-list) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+        -m|--model) _scvae_files 'scvm'; return ;;
+        -c|--codes) _scvae_files '@(scv|jsonl|json)'; return ;;
+        --lpips-model|--fid-model) _scvae_files '@(pt|pth|ts)'; return ;;
+        -o|--output|--ref-list|--dist-list) _scvae_any_file; return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
         --metrics) COMPREPLY=( $(compgen -W 'psnr mse ssim ms_ssim psnr,ssim psnr,ssim,ms_ssim' -- "$cur") ); return ;;
         --check|-t|--threads) return ;;
@@ -59,7 +86,7 @@ _scvae_metrics() {
             --lpips-model --fid-model --tsv -s --summary --check -o --output -t --threads --device
             -h --help --version' -- "$cur") )
     else
-        shopt -s extglob; _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
+        _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
     fi
 }
 complete -F _scvae_metrics scvae-metrics
@@ -68,15 +95,17 @@ _scvae_edit() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     case $prev in
-        -o|--output) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-        --set|--add|--scale|--at|--traverse|--from|--to|--steps) return ;;
-        --interpolate) shopt -s extglob; _scvae_files '@(scv|jsonl|json)'; return ;;
+        -o|--output) _scvae_any_file; return ;;
+        --traverse) COMPREPLY=( $(compgen -W 'top1 top2 top3' -- "$cur") ); return ;;
+        --set|--add|--scale) COMPREPLY=( $(compgen -W 'top1= top2= top3=' -- "$cur") ); compopt -o nospace 2>/dev/null; return ;;
+        --at|--from|--to|--steps) return ;;
+        --interpolate) _scvae_files '@(scv|jsonl|json)'; return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '--set --add --scale --at --traverse --from --to --interpolate --steps
             -o --output --json --half -h --help --version' -- "$cur") )
     else
-        shopt -s extglob; _scvae_files '@(scv|jsonl|json)'
+        _scvae_files '@(scv|jsonl|json)'
     fi
 }
 complete -F _scvae_edit scvae-edit
@@ -92,8 +121,8 @@ _scvae_model() {
         init)
             case $prev in
                 -p|--preset) COMPREPLY=( $(compgen -W 'paper-f8 paper-f16 paper-f64 paper-f256 cpu-f8 tiny' -- "$cur") ); return ;;
-                -c|--config) shopt -s extglob; _scvae_files 'json'; return ;;
-                -o|--output) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+                -c|--config) _scvae_files 'json'; return ;;
+                -o|--output) _scvae_any_file; return ;;
                 -s|--seed) return ;;
             esac
             COMPREPLY=( $(compgen -W '-p --preset -c --config -s --seed --half -o --output -h --help --version' -- "$cur") )
@@ -102,7 +131,7 @@ _scvae_model() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=( $(compgen -W '-j --json -h --help --version' -- "$cur") )
             else
-                shopt -s extglob; _scvae_files 'scvm'
+                _scvae_files 'scvm'
             fi
             ;;
     esac
@@ -113,10 +142,10 @@ _scvae_cluster() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     case $prev in
-        -o|--output|--save-centroids) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-        --centroids) shopt -s extglob; _scvae_files 'scvk'; return ;;
-        --mosaic) shopt -s extglob; _scvae_files '@(png|PNG)'; return ;;
-        --images) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
+        -o|--output|--save-centroids) _scvae_any_file; return ;;
+        --centroids) _scvae_files 'scvk'; return ;;
+        --mosaic) _scvae_files '@(png|PNG)'; return ;;
+        --images) _scvae_dirs; return ;;
         -k|--clusters|--iters|--redo|--seed|--max-points|--rows|--per-row|--patch-scale|-t|--threads) return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -124,7 +153,7 @@ _scvae_cluster() {
             --save-centroids --centroids --mosaic --rows --per-row --patch-scale --images -t --threads
             -v --verbose -h --help --version' -- "$cur") )
     else
-        shopt -s extglob; _scvae_files '@(scv|jsonl|json)'
+        _scvae_files '@(scv|jsonl|json)'
     fi
 }
 complete -F _scvae_cluster scvae-cluster
@@ -134,9 +163,9 @@ _scvae_segment() {
     COMPREPLY=()
     case $prev in
         --method) COMPREPLY=( $(compgen -W 'kmeans spectral' -- "$cur") ); return ;;
-        -m|--model) shopt -s extglob; _scvae_files 'scvm'; return ;;
-        -o|--output|--labels|--mask|--overlay) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-        --images) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
+        -m|--model) _scvae_files 'scvm'; return ;;
+        -o|--output|--labels|--mask|--overlay) _scvae_any_file; return ;;
+        --images) _scvae_dirs; return ;;
         -k|--classes|--iters|--redo|--seed|--bndcon-threshold|--noise|-b|--batch|-t|--threads) return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -144,7 +173,7 @@ _scvae_segment() {
             --noise -o --output --labels --mask --overlay --images -b --batch -t --threads -h --help
             --version' -- "$cur") )
     else
-        shopt -s extglob; _scvae_files '@(scv|jsonl|json|png|jpg|jpeg|PNG|JPG|JPEG)'
+        _scvae_files '@(scv|jsonl|json|png|jpg|jpeg|PNG|JPG|JPEG)'
     fi
 }
 complete -F _scvae_segment scvae-segment
@@ -153,9 +182,9 @@ _scvae_train() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     case $prev in
-        -o|--output|--resume|--val) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
-        --files-from|--config|--rank-model) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-        --init) shopt -s extglob; _scvae_files 'scvm'; return ;;
+        -o|--output|--resume|--val) _scvae_dirs; return ;;
+        --files-from|--config|--rank-model) _scvae_any_file; return ;;
+        --init) _scvae_files 'scvm'; return ;;
         -p|--preset) COMPREPLY=( $(compgen -W 'paper-f8 paper-f16 paper-f64 paper-f256 cpu-f8 tiny' -- "$cur") ); return ;;
         --solver) COMPREPLY=( $(compgen -W 'lista ista fista' -- "$cur") ); return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
@@ -170,7 +199,7 @@ _scvae_train() {
             --procs -t --threads --data-threads --device --world-size --rank --local-rank --master-addr --master-port
             --dist-timeout --bucket-mb --rank-model -q --quiet -h --help --version' -- "$cur") )
     else
-        shopt -s extglob; _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
+        _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
     fi
 }
 complete -F _scvae_train scvae-train

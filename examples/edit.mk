@@ -1,12 +1,13 @@
 # examples/edit.mk - section "scvae-edit": manipulating and interpolating sparse codes (paper section 5.2).
 #
-#   traversal      $(OUT)/traversal.png      Figure 5: one row per photo, component TRAVERSE_ATOM swept from
+#   traversal      $(OUT)/traversal.png      Figure 5: one row per photo, component TRAVERSE_ATOM (an index, or
+#                                            topN: each photo's N-th most used atom; default top1) swept from
 #                                            TRAVERSE_FROM to TRAVERSE_TO in TRAVERSE_STEPS steps (every grid
 #                                            position, or TRAVERSE_AT=ROW,COL), each tile labelled
 #   interpolation  $(OUT)/interpolation.png  Figure 6: INTERP_STEPS codes from INTERP_A to INTERP_B, linearly in
 #                                            code space (both photos must have the same size)
 
-TRAVERSE_ATOM ?= 1
+TRAVERSE_ATOM ?= top1
 TRAVERSE_FROM ?= -2
 TRAVERSE_TO ?= 2
 TRAVERSE_STEPS ?= 7

@@ -1,6 +1,7 @@
 // scvae-cluster - k-means over the grid positions' sparse code vectors (paper section 5.3, Figure 7).
 #include "scvae/cli.h"
 #include "scvae/cluster.h"
+#include "scvae/io.h"
 
 static scvae::ClusterOptions parse(int argc, char** argv) {
     cxxopts::Options o("scvae-cluster",
@@ -58,6 +59,13 @@ static scvae::ClusterOptions parse(int argc, char** argv) {
     if (!opt.centroids.empty() && (r.count("save-centroids") || r.count("max-points") || r.count("spherical")))
         throw scvae::UsageError("--centroids assigns with existing centroids: --save-centroids, --max-points and "
                                 "--spherical do not apply");
+    // One stream per output: the JSON Lines, the mosaic and the centroids cannot share stdout.
+    int on_stdout = (opt.output == "-") + (opt.mosaic == "-") + (opt.save_centroids == "-");
+    if (on_stdout > 1)
+        throw scvae::UsageError("only one of -o (default: stdout), --mosaic and --save-centroids can be '-' "
+                                "(standard output); give the others a FILE");
+    scvae::refuse_binary_to_terminal(opt.save_centroids, "binary centroids", "use --save-centroids FILE or a pipe");
+    scvae::refuse_binary_to_terminal(opt.mosaic, "a PNG image", "use --mosaic FILE.png or a pipe");
     return opt;
 }
 

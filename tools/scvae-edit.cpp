@@ -17,12 +17,12 @@ static scvae::EditOptions parse(int argc, char** argv) {
         ("add", "add DELTA to component ATOM (ATOM=DELTA; repeatable)", cxxopts::value<std::vector<std::string>>())
         ("scale", "multiply component ATOM by FACTOR (ATOM=FACTOR; repeatable)", cxxopts::value<std::vector<std::string>>())
         ("at", "only at grid position ROW,COL (repeatable; default: every position)", cxxopts::value<std::vector<std::string>>())
-        ("traverse", "emit --steps records per input with component ATOM swept --from A --to B", cxxopts::value<std::string>())
+        ("traverse", "emit --steps records per input with component ATOM (an index, or topN: the record's N-th most used) swept --from A --to B", cxxopts::value<std::string>())
         ("from", "start of the --traverse range", cxxopts::value<std::string>())
         ("to", "end of the --traverse range", cxxopts::value<std::string>())
         ("interpolate", "A B: emit --steps records from code A to code B (record indices from 0, or FILE[:INDEX])")
         ("steps", "records per traversal or interpolation (default 8)", cxxopts::value<std::string>())
-        ("o,output", "output file (default: stdout)", cxxopts::value<std::string>()->default_value("-"))
+        ("o,output", "output file (default: stdout)", cxxopts::value<std::string>())
         ("json", "write JSON Lines instead of binary")
         ("half", "store values as 16-bit floats")
         ("h,help", "show this help")
@@ -39,12 +39,12 @@ static scvae::EditOptions parse(int argc, char** argv) {
         if (kv.key() == "at") opt.at.push_back(scvae::parse_grid_pos(kv.value()));
     }
     if (r.count("inputs")) opt.inputs = r["inputs"].as<std::vector<std::string>>();
-    opt.output = r["output"].as<std::string>();
+    opt.output = r.count("output") ? r["output"].as<std::string>() : "-";
     opt.json = r.count("json") > 0;
     opt.half = r.count("half") > 0;
     if (r.count("traverse")) {
         opt.traverse = true;
-        opt.traverse_atom = static_cast<uint32_t>(scvae::parse_int_option("--traverse", r["traverse"].as<std::string>(), 0, 65535));
+        scvae::parse_atom("--traverse", r["traverse"].as<std::string>(), opt.traverse_atom, opt.traverse_top);
         if (!r.count("from") || !r.count("to")) throw scvae::UsageError("--traverse needs --from A and --to B");
         opt.from = scvae::parse_double_option("--from", r["from"].as<std::string>());
         opt.to = scvae::parse_double_option("--to", r["to"].as<std::string>());

@@ -24,7 +24,7 @@ static scvae::MetricsOptions parse(int argc, char** argv) {
         ("tsv", "tab-separated table instead of JSON")
         ("s,summary", "one line of aggregate numbers (Table 1 style) instead of JSON")
         ("check", "exit 1 unless every condition holds, e.g. 'psnr>=30,ssim>=0.9'", cxxopts::value<std::string>())
-        ("o,output", "write the report to FILE (default: stdout)", cxxopts::value<std::string>()->default_value("-"))
+        ("o,output", "write the report to FILE (default: stdout)", cxxopts::value<std::string>())
         ("t,threads", "CPU threads (default: every CPU this process may use)", cxxopts::value<std::string>())
         ("device", "cpu or cuda (decoding and perceptual networks)", cxxopts::value<std::string>()->default_value("cpu"))
         ("h,help", "show this help")
@@ -43,7 +43,7 @@ static scvae::MetricsOptions parse(int argc, char** argv) {
     str("lpips-model", opt.lpips_model);
     str("fid-model", opt.fid_model);
     str("check", opt.check);
-    opt.output = r["output"].as<std::string>();
+    opt.output = r.count("output") ? r["output"].as<std::string>() : "-";
     opt.device = r["device"].as<std::string>();
     if (r.count("metrics")) {
         const std::string m = r["metrics"].as<std::string>();

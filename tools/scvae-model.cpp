@@ -4,11 +4,12 @@
 
 #include "scvae/cli.h"
 #include "scvae/error.h"
+#include "scvae/model.h"
 #include "scvae/model_tool.h"
 
 static const char* kUsage =
     "Usage: scvae-model init (--preset NAME | --config FILE.json) [--seed N] [--half] -o FILE\n"
-    "       scvae-model info [--json] FILE...\n";
+    "       scvae-model info [--json] [FILE...]\n";
 
 static int init_cmd(int argc, char** argv) {
     cxxopts::Options o("scvae-model init", "Write a freshly initialised (untrained) SC-VAE model file.\n");
@@ -41,11 +42,12 @@ static int info_cmd(int argc, char** argv) {
         ("version", "show the version")
         ("files", "model files", cxxopts::value<std::vector<std::string>>());
     o.parse_positional({"files"});
-    o.positional_help("FILE...");
+    o.positional_help("[FILE...]");
     auto r = scvae::parse_or_usage(o, argc, argv);
     scvae::ModelInfoOptions opt;
-    if (!r.count("files")) throw scvae::UsageError("info: no model file given");
-    opt.files = r["files"].as<std::vector<std::string>>();
+    // No file: the model the other tools would use ($SCVAE_MODEL, else the bundled one).
+    opt.files = r.count("files") ? r["files"].as<std::vector<std::string>>()
+                                 : std::vector<std::string>{scvae::default_model_path()};
     opt.json = r.count("json") > 0;
     return scvae::model_info_main(opt);
 }

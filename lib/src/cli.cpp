@@ -30,8 +30,23 @@ void warn(const std::string& message) {
 
 std::string version_string() { return std::string(SCVAE_VERSION); }
 
+// The one write-error policy of every tool: SIGPIPE is ignored, so that a write to a closed pipe fails with
+// EPIPE; that ends the tool quietly with status 1 (the reader has all it wanted, as with jq or gzip). Every
+// other write error names the output and the system's reason ("<stdout>: write error: No space left on
+// device"), status 1.
 static bool is_epipe(const std::string& what) {
     return what.find(std::strerror(EPIPE)) != std::string::npos;
+}
+
+// Ends the process after --help or --version, with the write-error policy above.
+[[noreturn]] static void exit_after_printing() {
+    try {
+        finish_stdout();
+    } catch (const Error& e) {
+        if (!is_epipe(e.what())) warn(e.what());
+        std::exit(kExitData);
+    }
+    std::exit(kExitOk);
 }
 
 int run_tool(const std::string& name, int argc, char** argv, const std::function<int(int, char**)>& body) {
@@ -71,12 +86,21 @@ cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** 
         throw UsageError(e.what());
     }
     if (result.count("help")) {
-        std::cout << options.help() << std::flush;
-        std::exit(kExitOk);
+        // The tools give their own usage lines (several forms) in the description: drop the generic
+        // "Usage: tool [OPTION...]" block that cxxopts adds after it, so that there is one.
+        std::string h = options.help();
+        const size_t own = h.find("Usage:");
+        const size_t generic = own == std::string::npos ? own : h.find("\nUsage:\n", own + 1);
+        if (generic != std::string::npos) {
+            const size_t end = h.find("\n\n", generic + 1);
+            if (end != std::string::npos) h.erase(generic, end - generic + 1);
+        }
+        std::cout << h;
+        exit_after_printing();
     }
     if (result.count("version")) {
-        std::cout << g_tool << " " << version_string() << "\n" << std::flush;
-        std::exit(kExitOk);
+        std::cout << g_tool << " " << version_string() << "\n";
+        exit_after_printing();
     }
     return result;
 }

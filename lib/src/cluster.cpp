@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -552,7 +553,7 @@ int cluster_main(const ClusterOptions& opt) {
                                  r, src.c_str(), row, col, labels[g], static_cast<double>(dist[g]));
             }
         }
-        if (std::ferror(f)) throw Error(out.name() + ": write error");
+        if (std::ferror(f)) throw Error(out.name() + ": write error: " + std::strerror(errno ? errno : EIO));
         // The mosaic and centroid file first, so a missing image leaves no partial set of outputs behind.
         if (!opt.mosaic.empty()) draw_mosaic(opt, corpus, cent, labels, dist);
         if (!opt.save_centroids.empty()) save_centroids(opt.save_centroids, cent);

@@ -128,6 +128,40 @@ CodeRecord record_from_file(const Endpoint& e) {
 
 }  // namespace
 
+void parse_atom(const std::string& option, const std::string& text, uint32_t& atom, uint32_t& top) {
+    atom = top = 0;
+    if (text.rfind("top", 0) == 0) {
+        top = parse_u32(option, text.substr(3), "topN with N = 1, 2, ... (the N-th most used atom)");
+        if (top == 0) throw UsageError(option + ": expected topN with N = 1, 2, ..., got '" + text + "'");
+        return;
+    }
+    atom = parse_u32(option, text, "an atom index (0, 1, ...) or topN");
+}
+
+uint32_t most_used_atom(const CodeRecord& rec, uint32_t n) {
+    std::vector<uint64_t> uses(rec.K, 0);
+    for (size_t i = 0; i < rec.indices.size(); ++i)
+        if (rec.values[i] != 0 && rec.indices[i] < rec.K) ++uses[rec.indices[i]];
+    std::vector<uint32_t> used;
+    for (uint32_t a = 0; a < rec.K; ++a)
+        if (uses[a]) used.push_back(a);
+    if (used.size() < n)
+        throw Error("top" + std::to_string(n) + ": the record uses only " + std::to_string(used.size()) + " atom" +
+                    (used.size() == 1 ? "" : "s"));
+    std::stable_sort(used.begin(), used.end(), [&](uint32_t a, uint32_t b) { return uses[a] > uses[b]; });
+    return used[n - 1];
+}
+
+std::vector<AtomEdit> resolve_top_atoms(const std::vector<AtomEdit>& edits, const CodeRecord& rec) {
+    std::vector<AtomEdit> out = edits;
+    for (auto& e : out)
+        if (e.top) {
+            e.atom = most_used_atom(rec, e.top);
+            e.top = 0;
+        }
+    return out;
+}
+
 AtomEdit parse_atom_edit(const std::string& option, EditOp op, const std::string& spec) {
     const size_t eq = spec.find('=');
     const char* what = op == EditOp::Set ? "VALUE" : op == EditOp::Add ? "DELTA" : "FACTOR";
@@ -135,7 +169,7 @@ AtomEdit parse_atom_edit(const std::string& option, EditOp op, const std::string
         throw UsageError(option + ": expected ATOM=" + what + ", got '" + spec + "'");
     AtomEdit e;
     e.op = op;
-    e.atom = parse_u32(option, spec.substr(0, eq), "an atom index (0, 1, ...) before '='");
+    parse_atom(option, spec.substr(0, eq), e.atom, e.top);
     const double v = parse_double_option(option, spec.substr(eq + 1));
     if (std::fabs(v) > 3.4e38) throw UsageError(option + ": " + spec.substr(eq + 1) + " does not fit a float");
     e.value = static_cast<float>(v);
@@ -300,7 +334,6 @@ int edit_main(const EditOptions& opt) {
     wopt.encoding = opt.json ? CodesEncoding::Json : CodesEncoding::Binary;
     wopt.half = opt.half;
     CodeWriter writer(out.get(), out.name(), wopt);
-    const std::string tag = edits_tag(opt.edits, opt.at);
 
     if (opt.interpolate) {
         CodeRecord ra, rb;
@@ -331,12 +364,15 @@ int edit_main(const EditOptions& opt) {
         if (!eb.in_input) rb = record_from_file(eb), have_b = true;
         if (!have_a) throw missing(ea);
         if (!have_b) throw missing(eb);
+        std::vector<AtomEdit> edits;
         try {
-            apply_edits(ra, opt.edits, opt.at);
-            apply_edits(rb, opt.edits, opt.at);
+            edits = resolve_top_atoms(opt.edits, ra);  // one edit for both ends: a's atoms
+            apply_edits(ra, edits, opt.at);
+            apply_edits(rb, edits, opt.at);
         } catch (const Error& e) {
             throw Error(std::string("--interpolate: ") + e.what());
         }
+        const std::string tag = edits_tag(edits, opt.at);
         ra.source = tagged_source(ra.source, tag);
         rb.source = tagged_source(rb.source, tag);
         for (const auto& r : interpolate_records(ra, rb, opt.steps)) writer.write(r);
@@ -353,10 +389,14 @@ int edit_main(const EditOptions& opt) {
             ++records;
             const std::string where = in.name() + ": record " + std::to_string(reader.records_read());
             try {
-                apply_edits(rec, opt.edits, opt.at);
-                rec.source = tagged_source(rec.source, tag);
+                // "topN" atoms are this record's N-th most used ones (before any edit), named by index in the tags
+                const uint32_t traverse_atom =
+                    opt.traverse && opt.traverse_top ? most_used_atom(rec, opt.traverse_top) : opt.traverse_atom;
+                const auto edits = resolve_top_atoms(opt.edits, rec);
+                apply_edits(rec, edits, opt.at);
+                rec.source = tagged_source(rec.source, edits_tag(edits, opt.at));
                 if (opt.traverse) {
-                    for (const auto& r : traverse_record(rec, opt.traverse_atom, opt.from, opt.to, opt.steps, opt.at))
+                    for (const auto& r : traverse_record(rec, traverse_atom, opt.from, opt.to, opt.steps, opt.at))
                         writer.write(r);
                 } else {
                     writer.write(rec);

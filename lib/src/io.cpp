@@ -23,6 +23,16 @@ std::string display_name(const std::string& path, bool output) {
 
 static std::string errno_text() { return std::strerror(errno); }
 
+// Creates the missing folders above `path` (as mkdir -p does), so that an output pattern such as
+// 'rec/{stem}.png' works in a fresh folder. Errors are left to the caller's create, which names the reason.
+static void make_parent_folders(const std::string& path) {
+    for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+        std::string dir = path.substr(0, slash);
+        if (dir.empty() || dir.back() == '/') continue;
+        if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) return;
+    }
+}
+
 std::vector<uint8_t> read_file(const std::string& path) {
     InputFile in(path);
     std::vector<uint8_t> out;
@@ -52,6 +62,7 @@ AtomicOutput::AtomicOutput(const std::string& path) : path_(path), name_(display
         is_stdout_ = true;
         return;
     }
+    make_parent_folders(path);
     std::string tmpl = path + ".tmp.XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
@@ -120,8 +131,12 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
 bool is_terminal(int fd) { return ::isatty(fd) == 1; }
 
 void refuse_binary_to_terminal(const std::string& out_path) {
+    refuse_binary_to_terminal(out_path, "binary codes", "use --json, -o FILE or a pipe");
+}
+
+void refuse_binary_to_terminal(const std::string& out_path, const std::string& what, const std::string& hint) {
     if (out_path == "-" && is_terminal(STDOUT_FILENO))
-        throw UsageError("refusing to write binary codes to a terminal; use --json, -o FILE or a pipe");
+        throw UsageError("refusing to write " + what + " to a terminal; " + hint);
 }
 
 void finish_stdout() {

@@ -17,7 +17,7 @@ namespace scvae {
 torch::Tensor dct_dictionary(int n, int K);  // float32, CPU
 
 // Largest eigenvalue of D^T D (power iteration / eigvalsh in float64).
-double lipschitz_constant(const torch::Tensor& D);
+double lipschitz_constant(const torch::Tensor& D);  // largest eigenvalue of D^T D, rounded to float32
 
 // Soft threshold h_theta(v) = sign(v) * max(|v| - theta, 0), theta broadcast over the last dim.
 torch::Tensor soft_threshold(const torch::Tensor& v, const torch::Tensor& theta);

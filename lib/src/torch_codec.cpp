@@ -18,16 +18,20 @@
 //
 // Every parameter and buffer of the network is stored under its LibTorch name (named_parameters() then
 // named_buffers()). With half-precision storage the parameters are stored as IEEE binary16; buffers (the fixed
-// DCT dictionary) always as f32. The fingerprint (compute_fingerprint) is a 64-bit FNV-1a hash of the
-// canonical config JSON and every tensor's name, shape and float32 bytes *as stored*, i.e. after rounding to
-// the stored precision, so save -> load -> fingerprint gives the same value. Loading checks, in order: magic,
+// DCT dictionary) always as f32; every -0 is stored as +0. The fingerprint (compute_fingerprint) is a 64-bit
+// FNV-1a hash (standard offset basis) of the canonical config JSON and every tensor's name, shape and float32
+// values *as stored*, i.e. after rounding to the stored precision and with -0 as +0, so save -> load ->
+// fingerprint gives the same value on every CPU. Files written before that (legacy offset basis, raw bytes)
+// still load and keep their stored fingerprint. Loading checks, in order: magic,
 // version, sizes, JSON, CRC, config, tensor names and shapes, and the fingerprint.
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <random>
 #include <sstream>
 
 #include "scvae/error.h"
@@ -61,8 +65,14 @@ std::vector<NamedTensor> named_tensors(SCVAE& net) {
     return v;
 }
 
+// 64-bit FNV-1a with the standard offset basis and prime (see scvae-model(5), FINGERPRINT).
+constexpr uint64_t kFnvOffsetBasis = 14695981039346656037ULL;
+// The offset basis of files written before the fingerprint was fixed: one digit short of the standard one,
+// over the raw bytes (-0 and +0 apart). Such files still load (see load_model_file).
+constexpr uint64_t kLegacyFnvOffsetBasis = 1469598103934665603ULL;
+
 struct Fnv {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = kFnvOffsetBasis;
     void add(const void* data, size_t n) {
         const auto* p = static_cast<const uint8_t*>(data);
         uint64_t x = h;
@@ -79,14 +89,37 @@ struct Fnv {
     }
 };
 
+// Turns every -0 of a contiguous CPU float32 or float16 tensor into +0, in place: the sign of a zero is an
+// accident of the summation kernel, not a property of the model.
+void canonicalise_zeros_(torch::Tensor& t) {
+    if (t.scalar_type() == torch::kFloat32) {
+        auto* p = static_cast<uint32_t*>(t.data_ptr());
+        for (int64_t i = 0, n = t.numel(); i < n; ++i)
+            if (p[i] == 0x80000000u) p[i] = 0;
+    } else if (t.scalar_type() == torch::kHalf) {
+        auto* p = static_cast<uint16_t*>(t.data_ptr());
+        for (int64_t i = 0, n = t.numel(); i < n; ++i)
+            if (p[i] == 0x8000u) p[i] = 0;
+    }
+}
+
+enum class FingerprintKind { Current, Legacy };
+
 // Fingerprint of a config and a list of float32 CPU tensors (already rounded to their stored precision).
-std::string fingerprint_of(const ModelConfig& cfg, const std::vector<NamedTensor>& tensors) {
+std::string fingerprint_of(const ModelConfig& cfg, const std::vector<NamedTensor>& tensors,
+                           FingerprintKind kind = FingerprintKind::Current) {
+    const bool legacy = kind == FingerprintKind::Legacy;
     Fnv f;
+    if (legacy) f.h = kLegacyFnvOffsetBasis;
     std::string cj = cfg.to_json().dump();
     f.add(cj.data(), cj.size());
     for (const auto& nt : tensors) {
         f.add(nt.name.data(), nt.name.size() + 1);  // with the terminating NUL
         auto t = nt.t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+        if (!legacy) {
+            t = t.clone();
+            canonicalise_zeros_(t);
+        }
         int64_t dims = t.dim();
         f.add(&dims, sizeof(dims));
         for (auto s : t.sizes()) {
@@ -214,6 +247,39 @@ ParsedFile parse_model_file(const std::string& path) {
     return pf;
 }
 
+// The random initial weights, drawn with plain integer and double arithmetic so that a seed gives the same
+// bits on every CPU: LibTorch's own uniform_ kernel is compiled once per CPU capability (ATEN_CPU_CAPABILITY)
+// and its float arithmetic differs in the last bit between them. The distribution is LibTorch's default for
+// convolutions (kaiming_uniform_ with a = sqrt(5), and the bias): U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the
+// weight and the bias alike. Norm layers (weight 1, bias 0) and the LISTA parts (fixed) are left as built.
+void init_random_weights(SCVAE& net, uint64_t seed) {
+    torch::NoGradGuard ng;
+    std::mt19937_64 rng(seed);
+    std::map<std::string, int64_t> fan_in;  // module prefix -> fan-in of its weight
+    auto params = net->named_parameters(true);
+    for (const auto& p : params) {
+        const std::string& name = p.key();
+        if (name.rfind("lista.", 0) == 0 || p.value().dim() < 2) continue;
+        if (name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0)
+            fan_in[name.substr(0, name.size() - 7)] = p.value().numel() / p.value().size(0);
+    }
+    for (auto& p : params) {
+        const std::string& name = p.key();
+        const size_t dot = name.rfind('.');
+        if (dot == std::string::npos) continue;
+        auto it = fan_in.find(name.substr(0, dot));
+        if (it == fan_in.end()) continue;
+        const double bound = 1.0 / std::sqrt(static_cast<double>(it->second));
+        auto t = torch::empty(p.value().sizes(), torch::kFloat32);
+        float* v = t.data_ptr<float>();
+        for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+            const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
+            v[i] = static_cast<float>((2.0 * u - 1.0) * bound);
+        }
+        p.value().copy_(t);
+    }
+}
+
 torch::Device to_torch_device(Device d) {
     if (d == Device::CUDA) {
         if (!torch::cuda::is_available()) throw Error("CUDA requested but this LibTorch has no CUDA device");
@@ -251,10 +317,12 @@ void save_model_file(const std::string& path, const ModelConfig& cfg, SCVAE& net
     std::vector<NamedTensor> stored;
     std::vector<torch::Tensor> raw;  // the bytes to write
     for (const auto& nt : tensors) {
-        auto t = nt.t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+        auto t = nt.t.detach().to(torch::kCPU, torch::kFloat32).contiguous().clone();
+        canonicalise_zeros_(t);
         bool h = half && !nt.buffer;
         if (h) {
             auto th = t.to(torch::kHalf).contiguous();
+            canonicalise_zeros_(th);  // a tiny negative weight rounds to -0 in binary16
             raw.push_back(th);
             stored.push_back({nt.name, th.to(torch::kFloat32), nt.buffer});
         } else {
@@ -339,6 +407,13 @@ std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Dev
             throw error_at(name, "tensor " + by_name.begin()->first + " does not belong to this model's config");
     }
     impl->fingerprint = compute_fingerprint(impl->cfg, impl->net);
+    // A file written before the fingerprint was fixed (see kLegacyFnvOffsetBasis) keeps its stored fingerprint,
+    // so that the code records made with it still name it.
+    if (impl->fingerprint != pf.fingerprint) {
+        torch::NoGradGuard ng;
+        if (fingerprint_of(impl->cfg, named_tensors(impl->net), FingerprintKind::Legacy) == pf.fingerprint)
+            impl->fingerprint = pf.fingerprint;
+    }
     if (impl->fingerprint != pf.fingerprint)
         throw error_at(name, "fingerprint mismatch (the header says " + pf.fingerprint + ", the weights give " +
                                  impl->fingerprint + ")");
@@ -409,6 +484,7 @@ Codec Codec::init(const ModelConfig& cfg, uint64_t seed, Device device) {
     auto impl = std::make_unique<Impl>();
     impl->cfg = cfg;
     impl->net = SCVAE(cfg);
+    init_random_weights(impl->net, seed);
     impl->net->eval();
     impl->fingerprint = compute_fingerprint(cfg, impl->net);
     impl->meta = nlohmann::json{{"init_seed", seed}};

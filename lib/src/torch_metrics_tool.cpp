@@ -11,6 +11,7 @@
 #include <cstring>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -310,31 +311,62 @@ std::string render(const Report& r, const MetricsOptions& opt) {
         return out + "\n";
     }
     if (opt.tsv) {
-        if (!r.items.empty()) {
-            out += "name";
-            for (const auto& c : r.columns) out += "\t" + c;
+        // One rectangular table: every row has the header's columns. The set-level numbers (fid, the code
+        // statistics of the whole set) are a last row "(set)": under the per-row column of the same name, or
+        // in a column of their own ("-" in the other rows). Names are escaped (\t, \n, \\).
+        auto esc = [](const std::string& s) {
+            std::string o;
+            for (char ch : s) {
+                if (ch == '\t') o += "\\t";
+                else if (ch == '\n') o += "\\n";
+                else if (ch == '\r') o += "\\r";
+                else if (ch == '\\') o += "\\\\";
+                else o += ch;
+            }
+            return o;
+        };
+        const bool per_item = !r.items.empty();
+        std::vector<std::string> cols = per_item ? r.columns
+                                                 : std::vector<std::string>{"vectors", "hoyer", "nnz_per_vector",
+                                                                            "bytes", "bpp"};
+        const size_t base = cols.size();
+        for (const auto& [k, v] : r.set_level)
+            if (std::find(cols.begin(), cols.end(), k) == cols.end()) cols.push_back(k);
+        auto row = [&](const std::string& name, const std::function<std::string(const std::string&, bool)>& cell) {
+            out += name;
+            for (size_t i = 0; i < cols.size(); ++i) out += "\t" + cell(cols[i], i < base);
             out += "\n";
-            for (const auto& it : r.items) {
-                out += it.name;
-                for (const auto& c : r.columns) out += "\t" + (it.v.count(c) ? fmt(it.v.at(c), 8) : std::string("-"));
-                out += "\n";
-            }
-            for (const char* which : {"mean", "std"}) {
-                out += std::string("(") + which + ")";
-                for (const auto& c : r.columns) {
+        };
+        const std::string dash = "-";
+        out += per_item ? "name" : "source";
+        for (const auto& c : cols) out += "\t" + c;
+        out += "\n";
+        if (per_item) {
+            for (const auto& it : r.items)
+                row(esc(it.name), [&](const std::string& c, bool b) {
+                    return b && it.v.count(c) ? fmt(it.v.at(c), 8) : dash;
+                });
+            for (const char* which : {"mean", "std"})
+                row(std::string("(") + which + ")", [&](const std::string& c, bool b) {
                     auto a = r.aggregate.find(c);
-                    out += "\t" + (a == r.aggregate.end() ? std::string("-")
-                                                          : fmt(which[0] == 'm' ? a->second.mean : a->second.std, 8));
-                }
-                out += "\n";
+                    if (!b || a == r.aggregate.end()) return dash;
+                    return fmt(which[0] == 'm' ? a->second.mean : a->second.std, 8);
+                });
+        } else {
+            for (const auto& s : r.records) {
+                const std::map<std::string, std::string> v{{"vectors", std::to_string(s.vectors)},
+                                                           {"hoyer", fmt(s.hoyer, 8)},
+                                                           {"nnz_per_vector", fmt(s.nnz_per_vector, 8)},
+                                                           {"bytes", std::to_string(s.bytes)},
+                                                           {"bpp", fmt(s.bpp, 8)}};
+                row(esc(s.source), [&](const std::string& c, bool b) { return b ? v.at(c) : dash; });
             }
-        } else if (!r.records.empty()) {
-            out += "source\tvectors\thoyer\tnnz_per_vector\tbytes\tbpp\n";
-            for (const auto& s : r.records)
-                out += s.source + "\t" + std::to_string(s.vectors) + "\t" + fmt(s.hoyer, 8) + "\t" +
-                       fmt(s.nnz_per_vector, 8) + "\t" + std::to_string(s.bytes) + "\t" + fmt(s.bpp, 8) + "\n";
         }
-        for (const auto& [k, v] : r.set_level) out += "(" + k + ")\t" + fmt(v, 10) + "\n";
+        if (!r.set_level.empty())
+            row("(set)", [&](const std::string& c, bool) {
+                auto it = r.set_level.find(c);
+                return it == r.set_level.end() ? dash : fmt(it->second, 10);
+            });
         return out;
     }
     nlohmann::ordered_json j;

@@ -29,7 +29,7 @@ int model_init_main(const ModelInitOptions& opt) {
     } else {
         cfg = ModelConfig::preset_config(opt.preset);
     }
-    refuse_binary_to_terminal(opt.output);
+    refuse_binary_to_terminal(opt.output, "a binary model file", "use -o FILE or a pipe");
     Codec codec = Codec::init(cfg, opt.seed);
     nlohmann::json meta = {{"created_by", "scvae-model init"}, {"init_seed", opt.seed}, {"trained", false}};
     codec.save(opt.output, meta, opt.half);

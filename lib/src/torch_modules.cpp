@@ -13,46 +13,77 @@ namespace F = torch::nn::functional;
 // ---------------------------------------------------------------------------------------------------------
 // Dictionary and classic solvers
 
-torch::Tensor dct_dictionary(int n, int K) {
+namespace {
+
+// Rounding noise of a value that is mathematically zero (the fixed parts below are built from unit-norm
+// columns, so their entries are O(1) or exactly 0): snapped to +0 so that it cannot reach the float32 weights
+// as a kernel-dependent tiny number or a -0.
+constexpr double kZeroSnap = 1e-12;
+double snap_zero(double x) { return std::abs(x) < kZeroSnap ? 0.0 : x; }
+
+}  // namespace
+
+// The dictionary in float64, built with plain loops (no BLAS, no vectorised reductions), so that it is the
+// same on every CPU.
+torch::Tensor dct_dictionary_f64(int n, int K) {
     int m = static_cast<int>(std::lround(std::sqrt(static_cast<double>(n))));
     if (m * m != n) throw Error("dct_dictionary: n must be a perfect square, got " + std::to_string(n));
     if (K < 1) throw Error("dct_dictionary: K must be positive");
     int p = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(K))));
     while (p * p < K) ++p;
     while (p > 1 && (p - 1) * (p - 1) >= K) --p;
-    // 1-D overcomplete DCT, m x p, in float64.
-    auto d1 = torch::zeros({m, p}, torch::kFloat64);
-    auto a = d1.accessor<double, 2>();
+    // 1-D overcomplete DCT, m x p.
+    std::vector<double> d1(static_cast<size_t>(m) * p, 0.0);
     for (int k = 0; k < p; ++k) {
         std::vector<double> v(m);
         double mean = 0;
         for (int t = 0; t < m; ++t) {
-            v[t] = std::cos(M_PI * k * t / p);
+            v[t] = snap_zero(std::cos(M_PI * k * t / p));
             mean += v[t];
         }
-        mean /= m;
+        mean = snap_zero(mean / m);
         double norm = 0;
         for (int t = 0; t < m; ++t) {
-            if (k > 0) v[t] -= mean;
+            if (k > 0) v[t] = snap_zero(v[t] - mean);
             norm += v[t] * v[t];
         }
         norm = std::sqrt(norm);
-        for (int t = 0; t < m; ++t) a[t][k] = norm > 0 ? v[t] / norm : 0.0;
+        for (int t = 0; t < m; ++t) d1[t * p + k] = norm > 0 ? snap_zero(v[t] / norm) : 0.0;
     }
-    auto D = torch::kron(d1, d1);  // n x p^2
-    D = D / D.norm(2, {0}, true).clamp_min(1e-300);
-    // Rows column-major -> row-major: new row i*m + j takes old row i + j*m.
-    auto idx = torch::arange(n, torch::kLong).reshape({m, m}).t().reshape({n});
-    D = D.index_select(0, idx);
-    return D.slice(1, 0, K).to(torch::kFloat32).contiguous();
+    // 2-D atoms: the Kronecker product d1 (x) d1 (n x p^2), row i + j*m (column-major pixel order) moved to
+    // row i*m + j (row-major), columns normalised to unit length, the first K kept.
+    const int P = p * p;
+    std::vector<double> full(static_cast<size_t>(n) * P);
+    for (int a = 0; a < m; ++a)          // kron row a*m + b
+        for (int b2 = 0; b2 < m; ++b2) {
+            int src_row = a * m + b2;
+            int i = src_row % m, j = src_row / m;  // src_row = i + j*m
+            int dst_row = i * m + j;
+            for (int c = 0; c < p; ++c)
+                for (int e = 0; e < p; ++e)
+                    full[static_cast<size_t>(dst_row) * P + c * p + e] = d1[a * p + c] * d1[b2 * p + e];
+        }
+    auto D = torch::zeros({n, K}, torch::kFloat64);
+    auto acc = D.accessor<double, 2>();
+    for (int c = 0; c < K; ++c) {
+        double norm = 0;
+        for (int r = 0; r < n; ++r) norm += full[static_cast<size_t>(r) * P + c] * full[static_cast<size_t>(r) * P + c];
+        norm = std::max(std::sqrt(norm), 1e-300);
+        for (int r = 0; r < n; ++r) acc[r][c] = snap_zero(full[static_cast<size_t>(r) * P + c] / norm);
+    }
+    return D;
 }
+
+torch::Tensor dct_dictionary(int n, int K) { return dct_dictionary_f64(n, K).to(torch::kFloat32).contiguous(); }
 
 double lipschitz_constant(const torch::Tensor& D) {
     auto Dd = D.detach().to(torch::kCPU, torch::kFloat64);
     // The nonzero eigenvalues of D^T D and D D^T agree; take the smaller Gram matrix.
     auto G = Dd.size(0) <= Dd.size(1) ? Dd.matmul(Dd.t()) : Dd.t().matmul(Dd);
     auto ev = torch::linalg_eigvalsh(G, "L");
-    return ev.max().item<double>();
+    // Rounded to float32: the last bits of LAPACK's float64 result depend on the BLAS kernel, and L reaches
+    // the float32 weights (W_e, S, theta) of a fresh model.
+    return static_cast<double>(static_cast<float>(ev.max().item<double>()));
 }
 
 torch::Tensor soft_threshold(const torch::Tensor& v, const torch::Tensor& theta) {
@@ -114,12 +145,17 @@ torch::Tensor fista(const torch::Tensor& x, const torch::Tensor& D, double alpha
 
 LISTAImpl::LISTAImpl(int n_, int K_, int steps_, double alpha_, std::string solver_)
     : n(n_), K(K_), steps(steps_), alpha(alpha_), solver(std::move(solver_)) {
-    auto Dict = dct_dictionary(n, K);
-    L = lipschitz_constant(Dict);
-    D = register_buffer("D", Dict);
-    W_e = register_parameter("W_e", (Dict.t() / L).contiguous());
-    S = register_parameter("S", (torch::eye(K) - Dict.t().matmul(Dict) / L).contiguous());
-    theta = register_parameter("theta", torch::full({K}, alpha / L));
+    // The fixed parts are built in float64 and rounded once to float32, so that the same config gives the same
+    // bits on every CPU and BLAS kernel: L is rounded to float32 (see lipschitz_constant), the Gram matrix's
+    // rounding noise around its exact zeros is snapped to +0.
+    auto D64 = dct_dictionary_f64(n, K);
+    L = lipschitz_constant(D64);
+    auto G = D64.t().matmul(D64);
+    G = torch::where(G.abs() < kZeroSnap, torch::zeros_like(G), G);
+    D = register_buffer("D", D64.to(torch::kFloat32).contiguous());
+    W_e = register_parameter("W_e", (D64.t() / L).to(torch::kFloat32).contiguous());
+    S = register_parameter("S", (torch::eye(K, torch::kFloat64) - G / L).to(torch::kFloat32).contiguous());
+    theta = register_parameter("theta", torch::full({K}, static_cast<float>(alpha / L)));
 }
 
 torch::Tensor LISTAImpl::forward(const torch::Tensor& x) {

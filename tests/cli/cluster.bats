@@ -131,3 +131,22 @@ setup() {
         grep -q -- "\\\\-\\\\-${o//-/\\\\-}" "$SCVAE_SOURCE_DIR/man/scvae-cluster.1" || fail "--$o missing from the man page"
     done
 }
+
+@test "--mosaic - and --save-centroids - do not share stdout with the assignments" {
+    run -2 --separate-stderr scvae-cluster -k 2 --mosaic - ab.scv
+    assert_equal "$stderr" "$(printf '%s\n%s' "scvae-cluster: only one of -o (default: stdout), --mosaic and --save-centroids can be '-' (standard output); give the others a FILE" "Try 'scvae-cluster --help' for more information.")"
+    [[ -z $output ]]
+    run -2 scvae-cluster -k 2 --save-centroids - --mosaic - -o out.jsonl ab.scv
+    assert_no_file out.jsonl
+    # with the assignments in a file, the mosaic alone goes to stdout
+    run -0 bash -c "scvae-cluster -k 2 --mosaic - -o out.jsonl ab.scv > m.png"
+    [[ $(head -c 8 m.png | od -An -c | tr -d ' ') == '211PNG\r\n032\n' ]]
+    assert_equal "$(wc -l < out.jsonl)" $((2 * cells))
+}
+
+@test "--save-centroids - refuses binary output to a terminal" {
+    command -v script >/dev/null || skip "script(1) not installed"
+    run script -qec "scvae-cluster -k 2 -o a.jsonl --save-centroids - ab.scv" /dev/null
+    assert_output --partial "refusing to write binary centroids to a terminal"
+    assert_no_file a.jsonl
+}

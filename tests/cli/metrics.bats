@@ -64,6 +64,21 @@ near() {
     [[ ${lines[5]} == "(std)"$'\t'* ]]
 }
 
+@test "--tsv is one rectangular table: names with tabs and newlines are escaped" {
+    mkdir r d
+    cp "$M/ref/gray.png" r/$'tab\there.png'
+    cp "$M/dist/gray.png" d/$'tab\there.png'
+    cp "$M/ref/gray.png" r/$'new\nline.png'
+    cp "$M/dist/gray.png" d/$'new\nline.png'
+    run -0 scvae-metrics --tsv --metrics psnr r d
+    assert_equal "${#lines[@]}" 5
+    run -0 bash -c "scvae-metrics --tsv --metrics psnr r d | awk -F'\t' '{print NF}' | sort -u"
+    assert_output 2
+    run -0 bash -c "scvae-metrics --tsv --metrics psnr r d | cut -f1"
+    assert_line 'r/new\nline.png'
+    assert_line 'r/tab\there.png'
+}
+
 @test "--summary prints one Table 1-style line" {
     run -0 scvae-metrics --summary "$M/ref" "$M/dist"
     assert_equal "${#lines[@]}" 1
@@ -136,8 +151,12 @@ near() {
     run -0 bash -c "scvae-metrics --codes '$M/two.scv' | jq -c '.codes | [.atoms_used, .dead_atoms, .atom_entropy_bits]'"
     assert_output "[5,1,2]"
     run -0 scvae-metrics --tsv --codes "$M/two.scv"
-    assert_equal "${lines[0]}" "$(printf 'source\tvectors\thoyer\tnnz_per_vector\tbytes\tbpp')"
-    assert_line "$(printf '(atoms_used)\t5')"
+    assert_equal "${lines[0]}" "$(printf 'source\tvectors\thoyer\tnnz_per_vector\tbytes\tbpp\tatoms_used\tzero_fraction')"
+    # one rectangular table: the set-level numbers are a last "(set)" row, in the header's columns
+    run -0 bash -c "scvae-metrics --tsv --codes '$M/two.scv' | awk -F'\t' '{print NF}' | sort -u"
+    assert_output 8
+    run -0 bash -c "scvae-metrics --tsv --codes '$M/two.scv' | awk -F'\t' 'NR==1 {for (i=1;i<=NF;i++) c[\$i]=i} \$1==\"(set)\" {print \$c[\"atoms_used\"]}'"
+    assert_output 5
     run -0 scvae-metrics --check 'atoms_used>=5,sparsity>0.9,bpp<70' --codes "$M/two.scv"
     run -1 scvae-metrics --check 'atoms_used>=6' --codes "$M/two.scv"
     assert_output --partial "check failed: atoms_used = 5, wanted >= 6"
@@ -208,14 +227,14 @@ near() {
     a=$(sort <<<"$output" | grep photo1)
     run -0 scvae-metrics --tsv --metrics psnr,ssim refs dec
     b=$(sort <<<"$output" | grep photo1)
-    assert_equal "$(cut -f2- <<<"$a")" "$(cut -f2- <<<"$b")"
+    assert_equal "$(cut -f2-3 <<<"$a")" "$(cut -f2- <<<"$b")"
     # A gray source is decoded and compared as gray, exactly like its decoded PNG.
     mkdir grefs gdec
     cp "$IMAGES/gray.jpg" grefs/
     scvae-encode -o g.scv grefs/gray.jpg
     scvae-decode -o 'gdec/{stem}.png' g.scv
     run -0 scvae-metrics --tsv grefs --codes g.scv
-    a=$(sed -n 2p <<<"$output" | cut -f2-)
+    a=$(sed -n 2p <<<"$output" | cut -f2-5)
     run -0 scvae-metrics --tsv grefs gdec
     assert_equal "$(sed -n 2p <<<"$output" | cut -f2-)" "$a"
     # A record without a reference image, and a reference without a record.

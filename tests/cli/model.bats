@@ -105,8 +105,6 @@ setup() {
     assert_output --partial "unknown preset 'nonesuch'"
     run -2 scvae-model init --preset tiny --seed minus -o x.scvm
     assert_output --partial "--seed: expected an integer"
-    run -2 scvae-model info
-    assert_output --partial "no model file given"
     run -2 scvae-model info --bogus "$TINY"
     assert_no_file x.scvm
 }
@@ -158,10 +156,21 @@ setup() {
     assert_output --partial "nonexistent.scvm"
 }
 
-@test "binary model output to a terminal is refused" {
+@test "binary model output to a terminal is refused, with a hint that fits a model" {
     command -v script >/dev/null || skip "script(1) not installed"
     run script -qec "scvae-model init --preset tiny -o -" /dev/null
-    assert_output --partial "refusing to write"
+    assert_output --partial "refusing to write a binary model file to a terminal; use -o FILE or a pipe"
+    refute_output --partial "--json"
+}
+
+@test "info with no file describes the model the tools would use" {
+    run -0 --separate-stderr scvae-model info --json
+    assert_equal "$(jq -r .file <<<"$output")" "$SCVAE_MODEL"
+    assert_equal "$(jq -r .fingerprint <<<"$output")" "$(scvae-model info --json "$TINY" | jq -r .fingerprint)"
+    # without SCVAE_MODEL: the bundled default model
+    run -0 --separate-stderr env -u SCVAE_MODEL scvae-model info --json
+    assert_equal "$(jq -r .config.preset <<<"$output")" "cpu-f8"
+    assert_equal "$(basename "$(jq -r .file <<<"$output")")" "default.scvm"
 }
 
 @test "init -o - writes the model to stdout" {

@@ -521,9 +521,11 @@ TEST(ImageErrors, UnknownExtension) {
 TEST(ImageErrors, AtomicWriteLeavesNothingOnFailure) {
     std::string dir = make_tmpdir();
     Image img = quantised_image(8, 8, 3, 255, 5);
-    // Into a folder that does not exist.
-    EXPECT_THROW(scvae::write_image(dir + "/missing/a.png", img), scvae::Error);
-    EXPECT_TRUE(list_dir(dir).empty());
+    // Into a folder that cannot be made (a file is in the way; missing folders are created).
+    write_bytes(dir + "/plain", {1});
+    EXPECT_THROW(scvae::write_image(dir + "/plain/a.png", img), scvae::Error);
+    EXPECT_EQ(list_dir(dir), std::set<std::string>{"plain"});
+    std::remove((dir + "/plain").c_str());
     // Over a directory: the rename fails, the temporary file is removed.
     ASSERT_EQ(mkdir((dir + "/taken.png").c_str(), 0755), 0);
     EXPECT_THROW(scvae::write_image(dir + "/taken.png", img), scvae::Error);

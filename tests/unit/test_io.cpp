@@ -94,12 +94,26 @@ TEST(AtomicOutput, NoCommitLeavesNothingAndKeepsOldFile) {
     EXPECT_EQ(count_entries(dir), 1);
 }
 
-TEST(AtomicOutput, MissingFolderIsAClearError) {
+// An output pattern such as 'rec/{stem}.png' names folders that need not exist yet: they are created.
+TEST(AtomicOutput, MissingFoldersAreCreated) {
+    const std::string dir = temp_dir();
+    const std::string path = dir + "/rec/deep/x.png";
+    AtomicOutput out(path);
+    out.write("png", 3);
+    out.commit();
+    EXPECT_TRUE(exists(path));
+    EXPECT_EQ(count_entries(dir + "/rec/deep"), 1);
+}
+
+TEST(AtomicOutput, UncreatableFolderIsAClearError) {
+    const std::string dir = temp_dir();
+    std::ofstream(dir + "/file") << "x";
+    const std::string path = dir + "/file/sub/x.png";  // "file" is not a folder
     try {
-        AtomicOutput out("/nonexistent-dir/x.png");
+        AtomicOutput out(path);
         FAIL() << "expected an error";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.png: cannot create"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()), path + ": cannot create: Not a directory");
     }
 }
 

@@ -577,6 +577,126 @@ TEST(ModelFile, CheckedInTinyModelLoads) {
     std::remove(p2.c_str());
 }
 
+// The fingerprint as scvae-model(5) defines it, computed here from the file's bytes and the constants the man
+// page gives: a fingerprint computed from the documentation matches the file.
+TEST(ModelFile, FingerprintFollowsTheManPage) {
+    std::ifstream man(std::string(SCVAE_SOURCE_DIR) + "/man/scvae-model.5");
+    std::string text((std::istreambuf_iterator<char>(man)), std::istreambuf_iterator<char>());
+    const size_t at = text.find("offset basis ");
+    ASSERT_NE(at, std::string::npos);
+    const uint64_t basis = std::strtoull(text.c_str() + at + 13, nullptr, 10);
+    const size_t pr = text.find("prime ", at);
+    ASSERT_NE(pr, std::string::npos);
+    const uint64_t prime = std::strtoull(text.c_str() + pr + 6, nullptr, 10);
+    EXPECT_EQ(basis, 14695981039346656037ULL) << "the standard FNV-1a 64 offset basis";
+    EXPECT_EQ(prime, 1099511628211ULL);
+
+    for (const char* file : {"/tiny.scvm", "/../../models/default.scvm"}) {
+        const auto b = slurp(std::string(SCVAE_TEST_DATA) + file);
+        if (b.empty()) continue;
+        uint32_t jlen;
+        std::memcpy(&jlen, &b[12], 4);
+        const auto h = nlohmann::json::parse(b.begin() + 16, b.begin() + 16 + jlen);
+        const uint8_t* data = b.data() + 16 + jlen;
+        uint64_t x = basis;
+        auto add = [&](const void* p, size_t n) {
+            for (size_t i = 0; i < n; ++i) x = (x ^ static_cast<const uint8_t*>(p)[i]) * prime;
+        };
+        const std::string cj = h["config"].dump();  // compact, keys sorted
+        add(cj.data(), cj.size());
+        for (const auto& t : h["tensors"]) {
+            const std::string name = t["name"];
+            add(name.c_str(), name.size() + 1);
+            const auto shape = t["shape"].get<std::vector<int64_t>>();
+            const int64_t dims = static_cast<int64_t>(shape.size());
+            add(&dims, 8);
+            for (int64_t s : shape) add(&s, 8);
+            const bool half = t["dtype"] == "f16";
+            auto v = torch::from_blob(const_cast<uint8_t*>(data) + t["offset"].get<uint64_t>(), shape,
+                                      half ? torch::kHalf : torch::kFloat32)
+                         .to(torch::kFloat32)
+                         .contiguous();
+            const float* f = v.data_ptr<float>();
+            for (int64_t i = 0; i < v.numel(); ++i) {
+                const float value = f[i] == 0.0f ? 0.0f : f[i];  // -0 as +0
+                add(&value, 4);
+            }
+        }
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(x));
+        if (std::string(file) == "/tiny.scvm")
+            EXPECT_EQ(hex, h["fingerprint"].get<std::string>()) << file;
+        else  // the bundled model carries a legacy fingerprint (scvae-model(5)): it loads and keeps it
+            EXPECT_EQ(Codec::load(std::string(SCVAE_TEST_DATA) + file).fingerprint(), h["fingerprint"]);
+    }
+}
+
+// A file written before the fingerprint was fixed (legacy offset basis, raw bytes) loads and keeps its
+// stored fingerprint.
+TEST(ModelFile, LegacyFingerprintStillLoads) {
+    const std::string legacy = std::string(SCVAE_TEST_DATA) + "/legacy/tiny-legacy-fingerprint.scvm";
+    Codec old = Codec::load(legacy);
+    EXPECT_EQ(old.fingerprint(), "7e9399e40796bf11");
+    Codec now = Codec::load(std::string(SCVAE_TEST_DATA) + "/tiny.scvm");
+    EXPECT_NE(now.fingerprint(), old.fingerprint());
+    EXPECT_EQ(old.config().to_json(), now.config().to_json());
+    // changed weights under a legacy fingerprint are still refused
+    auto bytes = slurp(legacy);
+    uint32_t jlen;
+    std::memcpy(&jlen, &bytes[12], 4);
+    bytes[16 + jlen + 100] ^= 0x40;
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, bytes.data(), static_cast<uInt>(bytes.size() - 4));
+    uint32_t crc = static_cast<uint32_t>(c);
+    std::memcpy(&bytes[bytes.size() - 4], &crc, 4);
+    const std::string bad = tmp_path("legacy-bad.scvm");
+    spit(bad, bytes);
+    EXPECT_NE(error_of([&] { Codec::load(bad); }).find("fingerprint mismatch"), std::string::npos);
+    std::remove(bad.c_str());
+}
+
+// The sign of a zero is a kernel accident, not a property of the model: it changes neither the fingerprint
+// nor the file.
+TEST(ModelFile, NegativeZeroChangesNeitherFingerprintNorFile) {
+    for (bool half : {false, true}) {
+        Codec a = Codec::init(ModelConfig::preset_config("tiny"), 1);
+        Codec b = Codec::init(ModelConfig::preset_config("tiny"), 1);
+        {
+            torch::NoGradGuard ng;
+            auto S = b.impl().net->lista->S;
+            auto zeros = (S == 0).nonzero();
+            ASSERT_GT(zeros.size(0), 0) << "S has exact zeros (orthogonal atoms)";
+            for (int64_t i = 0; i < zeros.size(0); i += 2)
+                S.index_put_({zeros[i][0], zeros[i][1]}, -0.0f);
+            auto w = b.impl().net->parameters()[0];
+            w.flatten()[0] = -0.0f;
+            a.impl().net->parameters()[0].flatten()[0] = 0.0f;
+        }
+        EXPECT_EQ(compute_fingerprint(a.config(), a.impl().net), compute_fingerprint(b.config(), b.impl().net));
+        const std::string pa = tmp_path("z-a.scvm"), pb = tmp_path("z-b.scvm");
+        a.save(pa, a.meta(), half);
+        b.save(pb, b.meta(), half);
+        EXPECT_EQ(slurp(pa), slurp(pb)) << "half " << half;
+        EXPECT_EQ(Codec::load(pb).fingerprint(), Codec::load(pa).fingerprint());
+        std::remove(pa.c_str());
+        std::remove(pb.c_str());
+    }
+}
+
+// The fixed parts come out of float64 with their exact zeros exact: S = I - D^T D / L has +0 (never -0) where
+// two atoms are orthogonal, and agrees with a float64 computation to float32 rounding.
+TEST(Model, FixedPartsAreExactWhereTheyShouldBe) {
+    LISTA l(64, 128, 4, 1.0, "lista");
+    auto S = l->S.detach();
+    auto bits = S.view(torch::kInt32);
+    EXPECT_EQ((bits == static_cast<int32_t>(0x80000000u)).sum().item<int64_t>(), 0) << "no -0 in S";
+    EXPECT_GT((S == 0).sum().item<int64_t>(), 0);
+    auto D = dct_dictionary(64, 128).to(torch::kFloat64);
+    auto S64 = torch::eye(128, torch::kFloat64) - D.t().matmul(D) / l->L;
+    EXPECT_LE((S.to(torch::kFloat64) - S64).norm().item<double>(), 1e-6 * S64.norm().item<double>());
+    EXPECT_FLOAT_EQ(static_cast<float>(l->L), static_cast<float>(lipschitz_constant(D)));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Config
 

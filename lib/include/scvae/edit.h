@@ -22,14 +22,23 @@ struct AtomEdit {
     EditOp op = EditOp::Set;
     uint32_t atom = 0;
     float value = 0;  // VALUE for --set, DELTA for --add, FACTOR for --scale
+    uint32_t top = 0;  // > 0: the atom is "topN", the N-th most used atom of each record (see resolve_top_atoms)
 };
 
 struct GridPos {
     uint32_t row = 0, col = 0;
 };
 
-// "17=0.5" -> {op, 17, 0.5}; throws UsageError("--set: expected ATOM=VALUE ...").
+// "17=0.5" -> {op, 17, 0.5}, "top1=0.5" -> {op, top 1, 0.5}; throws UsageError("--set: expected ATOM=VALUE ...").
 AtomEdit parse_atom_edit(const std::string& option, EditOp op, const std::string& spec);
+// An ATOM argument: an index ("17") or "topN" (N >= 1), the N-th most used atom of each record. Sets exactly
+// one of atom and top; throws UsageError.
+void parse_atom(const std::string& option, const std::string& text, uint32_t& atom, uint32_t& top);
+// The N-th (from 1) most used atom of a record: the most grid positions with a non-zero component, ties to the
+// lower index. Throws Error("topN: the record uses only M atoms").
+uint32_t most_used_atom(const CodeRecord& rec, uint32_t n);
+// `edits` with every "topN" replaced by that record's atom.
+std::vector<AtomEdit> resolve_top_atoms(const std::vector<AtomEdit>& edits, const CodeRecord& rec);
 // "2,3" -> {2, 3}; throws UsageError.
 GridPos parse_grid_pos(const std::string& spec);
 
@@ -63,6 +72,7 @@ struct EditOptions {
     std::vector<GridPos> at;      // empty: every grid position
     bool traverse = false;
     uint32_t traverse_atom = 0;
+    uint32_t traverse_top = 0;  // > 0: --traverse topN
     double from = 0, to = 0;
     bool interpolate = false;
     std::string interp_a, interp_b;  // record index (0-based) of the input, or PATH / PATH:INDEX of a code stream

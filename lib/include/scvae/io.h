@@ -59,6 +59,8 @@ bool is_terminal(int fd);
 
 // Refuses binary output to a terminal, as gzip does: throws UsageError with a hint to use --json or -o.
 void refuse_binary_to_terminal(const std::string& out_path);
+// The same for other binary data: "refusing to write <what> to a terminal; <hint>".
+void refuse_binary_to_terminal(const std::string& out_path, const std::string& what, const std::string& hint);
 
 // Flushes and closes stdout, turning a write error (full disk, closed pipe) into an Error.
 void finish_stdout();
