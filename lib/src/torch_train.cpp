@@ -107,7 +107,47 @@ void options_from_json(const nlohmann::json& j, TrainOptions& o) {
 // model or the random streams is taken from the command line (the length of the run, the learning rate and
 // clipping, when to validate, log and checkpoint, storage precision); data, model, batch and seed options
 // are refused. Returns the changed options (for the log); throws UsageError for a refused one.
-nlohmann::json apply_resume_options(const TrainOptions& given, TrainOptions& o) {
+// A library caller's TrainOptions carries no command line: its fields that differ from TrainOptions()'s count as
+// given.
+std::set<std::string> given_options(const TrainOptions& g) {
+    if (!g.given.empty() || !g.argv.empty()) return g.given;
+    const TrainOptions d;
+    std::set<std::string> s;
+    auto mark = [&](const char* key, bool differs) {
+        if (differs) s.insert(key);
+    };
+    mark("inputs", g.inputs != d.inputs);
+    mark("files-from", g.files_from != d.files_from);
+    mark("val", g.val_dir != d.val_dir);
+    mark("val-fraction", g.val_fraction != d.val_fraction);
+    mark("val-images", g.val_images != d.val_images);
+    mark("size", g.size != d.size);
+    mark("resize-short", g.resize_short != d.resize_short);
+    mark("preset", g.preset != d.preset);
+    mark("config", g.config_file != d.config_file);
+    mark("init", g.init_model != d.init_model);
+    mark("alpha", g.alpha != d.alpha);
+    mark("init-alpha", g.init_alpha != d.init_alpha);
+    mark("adam-eps", g.adam_eps != d.adam_eps);
+    mark("batch", g.batch != d.batch);
+    mark("seed", g.seed != d.seed);
+    mark("steps", g.steps != d.steps);
+    mark("epochs", g.epochs != d.epochs);
+    mark("lr", g.lr != d.lr);
+    mark("grad-clip", g.grad_clip != d.grad_clip);
+    mark("val-every", g.val_every != d.val_every);
+    mark("checkpoint-every", g.checkpoint_every != d.checkpoint_every);
+    mark("log-every", g.log_every != d.log_every);
+    mark("half", g.half != d.half);
+    mark("bucket-mb", g.bucket_mb != d.bucket_mb);
+    for (auto it = g.config_overrides.begin(); it != g.config_overrides.end(); ++it)
+        s.insert(it.key() == "steps" ? "lista-steps" : it.key());
+    return s;
+}
+
+nlohmann::json apply_resume_options(const TrainOptions& given_opts, TrainOptions& o) {
+    TrainOptions given = given_opts;
+    given.given = given_options(given_opts);
     static const std::set<std::string> fixed = {
         "inputs", "files-from", "val", "val-fraction", "val-images", "size", "resize-short", "preset", "config",
         "d", "channels", "n", "K", "lista-steps", "solver", "init", "alpha", "init-alpha", "adam-eps", "batch",
