@@ -81,9 +81,10 @@ std::vector<size_t> selected(const CodeRecord& rec, const std::vector<GridPos>& 
     return out;
 }
 
+// Code values are finite with |v| <= 1e15 (scvae-codes(5)); an edit may not make one outside that range.
 void finite_or_throw(float v, uint32_t atom) {
-    if (!std::isfinite(v))
-        throw Error("the edit of atom " + std::to_string(atom) + " gives a value that is not a finite float");
+    if (!std::isfinite(v) || std::fabs(v) > 1e15f)
+        throw Error("the edit of atom " + std::to_string(atom) + " gives a value out of range (|value| at most 1e15)");
 }
 
 // Endpoint of --interpolate: an index into the input, or a record of a file.
@@ -199,6 +200,8 @@ void apply_edits(CodeRecord& rec, const std::vector<AtomEdit>& edits, const std:
 std::vector<CodeRecord> traverse_record(const CodeRecord& rec, uint32_t atom, double from, double to, int steps,
                                         const std::vector<GridPos>& at) {
     if (steps < 1) throw UsageError("--steps must be at least 1");
+    if (!(std::fabs(from) <= 1e15) || !(std::fabs(to) <= 1e15))
+        throw UsageError("--from and --to: code values lie within -1e15..1e15");
     check_atom(rec, atom);
     check_positions(rec, at);
     const std::vector<float> base = rec.dense_matrix();

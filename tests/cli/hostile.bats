@@ -13,6 +13,75 @@ setup() {
 # hostile FILTER > FILE: the record of a.jsonl edited with the jq FILTER, its checksum dropped
 hostile() { jq -c "$1 | del(.crc32)" a.jsonl; }
 
+# every_reader FILE MESSAGE: each tool that reads codes refuses FILE with exit 1 and exactly MESSAGE
+# (after the tool's name), writing nothing
+every_reader() {
+    local file=$1 message=$2
+    run -1 --separate-stderr scvae-decode -o out.png "$file"
+    assert_equal "$stderr" "scvae-decode: $message"
+    run -1 --separate-stderr scvae-edit -o out.scv "$file"
+    assert_equal "$stderr" "scvae-edit: $message"
+    run -1 --separate-stderr scvae-cluster -k 2 -o out.jsonl "$file"
+    assert_equal "$stderr" "scvae-cluster: $message"
+    run -1 --separate-stderr scvae-cluster -k 2 --mosaic out-mosaic.png -o out.jsonl "$file"
+    assert_equal "$stderr" "scvae-cluster: $message"
+    run -1 --separate-stderr scvae-segment -k 2 -o 'seg_{index}.png' "$file"
+    assert_equal "$stderr" "scvae-segment: $message"
+    run -1 --separate-stderr scvae-metrics --codes "$file"
+    assert_equal "$stderr" "scvae-metrics: $message"
+    assert_no_file out.png
+    assert_no_file out.scv
+    assert_no_file out.jsonl
+    assert_no_file out-mosaic.png
+    assert_no_file seg_0.png
+}
+
+@test "header fields outside their documented ranges are refused by every reader" {
+    # d >= 32 once made the pixel->cell shift undefined (an out-of-bounds read in segment)
+    hostile '.d=32 | .image.width=1 | .image.height=10000000' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: d=32 out of range (0..16)"
+    hostile '.d=64' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: d=64 out of range (0..16)"
+    hostile '.n=0' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: n=0 out of range (1..65536)"
+    hostile '.image.channels=2' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: image channels 2 out of range (1 or 3)"
+    hostile '.image.width=0' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: image size 0x128 out of range (1..100000000 pixels)"
+    # a grid that does not cover the image (d=1000 acted as d=8 in the mosaic)
+    hostile '.d=3' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: grid 32x32 does not fit image size 128x128 with padding 0,0 for d=3"
+    hostile '.pad.right=4 | .image.width=124' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: grid 32x32 does not fit image size 124x128 with padding 4,0 for d=2"
+    # the binary encoding is checked by the same reader
+    hostile '.d=32' | scvae-edit -o h.scv 2> /dev/null && fail "scvae-edit wrote a record with d=32"
+    assert_no_file h.scv
+}
+
+@test "huge finite code values are refused where they enter, not inside FAISS (was exit 134)" {
+    hostile '.values |= map(. * 1e20)' > h.jsonl
+    run -1 --separate-stderr scvae-cluster -k 2 h.jsonl
+    [[ $stderr == "scvae-cluster: h.jsonl: record 1: value out of range ("*", |value| at most 1e15) at position "* ]]
+    run -1 --separate-stderr scvae-segment -k 2 h.jsonl
+    [[ $stderr == "scvae-segment: h.jsonl: record 1: value out of range ("*"at position "* ]]
+    run -1 --separate-stderr scvae-metrics --codes h.jsonl
+    [[ $stderr == "scvae-metrics: h.jsonl: record 1: value out of range ("*"at position "* ]]
+    # up to the bound, values are clustered with finite distances
+    hostile '.values |= map(if . > 0 then 1e15 else -1e15 end)' > big.jsonl
+    run -0 --separate-stderr scvae-cluster -k 2 big.jsonl
+    run -0 jq -s 'map(.distance | isinfinite or isnan) | any' <<< "$output"
+    assert_output false
+    # edits cannot create values out of range
+    for edit in --set --add --scale; do
+        run -1 --separate-stderr scvae-edit $edit 0=1e30 -o e.scv big.jsonl
+        [[ $stderr == *"the edit of atom 0 gives a value out of range (|value| at most 1e15)" ]]
+        assert_no_file e.scv
+    done
+    run -2 --separate-stderr scvae-edit --traverse 0 --from 0 --to 1e20 -o e.scv a.jsonl
+    [[ ${stderr_lines[0]} == *"code values lie within -1e15..1e15" ]]
+    assert_no_file e.scv
+}
+
 @test "file names pass through whole: commas, spaces, newlines, leading dashes, non-UTF-8 bytes" {
     names=('IMG 1, 2.jpg' $'new\nline.jpg' '-dash.jpg' 'a,b,c.jpg' $'bad\xff\xfe.jpg')
     for name in "${names[@]}"; do
