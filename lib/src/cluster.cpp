@@ -382,9 +382,16 @@ void draw_mosaic(const ClusterOptions& opt, const Corpus& corpus, const Centroid
         std::sort(rows.begin(), rows.end());
     }
     const int per_row = std::max(1, opt.per_row);
+    // A patch is 2^d pixels wide; the mosaic is refused beyond the image limit rather than allocated.
+    const uint64_t mw = gap + uint64_t(per_row) * uint64_t(cell + gap), mh = gap + rows.size() * uint64_t(cell + gap);
+    if (mw * mh > ImageLimits().max_pixels)
+        throw error_at(display_name(opt.mosaic, true),
+                       "a mosaic of " + std::to_string(mw) + "x" + std::to_string(mh) + " pixels is too large (limit " +
+                           std::to_string(ImageLimits().max_pixels) +
+                           " pixels); use fewer --rows or --per-row, or a smaller --patch-scale");
     Image m;
-    m.width = gap + per_row * (cell + gap);
-    m.height = gap + static_cast<int>(rows.size()) * (cell + gap);
+    m.width = static_cast<int>(mw);
+    m.height = static_cast<int>(mh);
     m.channels = 3;
     m.data.assign(m.pixels() * 3, 0.15f);
     // Patches to cut, grouped by record so each image is read once.
@@ -507,7 +514,8 @@ int cluster_main(const ClusterOptions& opt) {
     std::vector<int32_t> labels(corpus.total);
     std::vector<float> dist(corpus.total);
     {
-        const size_t block = 8192;
+        // at most 8192 vectors or 64 MiB a block, whatever K says
+        const size_t block = std::max<size_t>(1, std::min<size_t>({8192, corpus.total, (size_t(1) << 24) / dim}));
         std::vector<float> buf(block * dim);
         std::vector<int64_t> lab(block);
         size_t g = 0;

@@ -82,6 +82,37 @@ every_reader() {
     assert_no_file e.scv
 }
 
+@test "a few bytes cannot make a tool allocate gigabytes (under ulimit -v)" {
+    # LIMIT KB of address space: what the tools map at rest (LibTorch, FAISS, thread stacks) plus about 1.5 GB;
+    # before the fixes each case below took 2-6 GB more than that.
+    limit=2500000
+    # d=11 once made scvae-segment allocate 4.1 GB for a 1,775-byte record: the image size is now bounded
+    hostile '.d=11 | .image.width=65536 | .image.height=65536' > h.jsonl
+    run -1 --separate-stderr bash -c "ulimit -v $limit; timeout 300 scvae-segment -k 2 -o 'seg_{index}.png' h.jsonl"
+    assert_equal "$stderr" "scvae-segment: h.jsonl: record 1: image size 65536x65536 out of range (1..100000000 pixels)"
+    # K = 65536 (157 bytes of record) made scvae-cluster allocate 2.25 GB in its assignment buffer
+    hostile '.K=65536' > k.jsonl
+    run -0 --separate-stderr bash -c "ulimit -v $limit; timeout 300 scvae-cluster -k 2 k.jsonl | wc -l"
+    assert_output 1024
+    # a 256x256 grid with K=4096 and no nonzeros (262 KB) made scvae-segment take 2.26 GB
+    jq -nc '{format:"scvae-codes",version:"1.0",fingerprint:"0123456789abcdef",n:16,K:4096,d:2,source:"big",
+             image:{width:1024,height:1024,channels:3},pad:{right:0,bottom:0},grid:{h:256,w:256},
+             row_ptr:[range(65537)|0],indices:[],values:[]}' > g.jsonl
+    run -0 --separate-stderr bash -c "ulimit -v $limit; timeout 300 scvae-segment -k 2 g.jsonl"
+    run -0 jq -c '.class_sizes | add' <<< "$output"
+    assert_output 65536
+    # spectral clustering is N^2 in the grid cells: a large grid is refused, not allocated
+    run -1 --separate-stderr bash -c "ulimit -v $limit; timeout 300 scvae-segment --method spectral g.jsonl"
+    assert_equal "$stderr" "scvae-segment: big: spectral segmentation of 65536 grid cells needs too much memory (at most 4096 cells; use --method kmeans)"
+    # a mosaic of 2^d-pixel patches beyond the image limit is refused before it is drawn (d=12: 5.9 GB)
+    hostile '.d=12 | .image.width=4096 | .image.height=8192 | .grid={h:2,w:1} | .row_ptr=[0,1,2] |
+             .indices=[0,1] | .values=[1,2] | del(.nnz)' > m.jsonl
+    run -1 --separate-stderr bash -c "ulimit -v $limit; timeout 300 scvae-cluster -k 2 --mosaic mosaic.png -o c.jsonl m.jsonl"
+    assert_equal "${stderr_lines[-1]}" "scvae-cluster: mosaic.png: a mosaic of 65570x8198 pixels is too large (limit 100000000 pixels); use fewer --rows or --per-row, or a smaller --patch-scale"
+    assert_no_file mosaic.png
+    assert_no_file c.jsonl
+}
+
 @test "file names pass through whole: commas, spaces, newlines, leading dashes, non-UTF-8 bytes" {
     names=('IMG 1, 2.jpg' $'new\nline.jpg' '-dash.jpg' 'a,b,c.jpg' $'bad\xff\xfe.jpg')
     for name in "${names[@]}"; do
