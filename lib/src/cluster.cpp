@@ -473,8 +473,10 @@ int cluster_main(const ClusterOptions& opt) {
     }
     if (!opt.output.empty() && opt.output != "-" && opt.output == opt.mosaic)
         throw UsageError("-o and --mosaic name the same file");
+    protect_inputs(opt.inputs);
+    if (reuse) protect_inputs({opt.centroids});
     Corpus corpus = read_corpus(opt.inputs);
-    if (corpus.records.empty()) throw Error("no code records in the input (empty stream)");
+    if (corpus.records.empty()) throw Error(input_names(opt.inputs) + ": no code records (empty stream)");
     if (corpus.total == 0) throw Error("the code records hold no grid positions");
     const CodeRecord& first = corpus.records.front();
     const size_t dim = corpus.K;

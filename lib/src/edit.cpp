@@ -298,6 +298,8 @@ int edit_main(const EditOptions& opt) {
     if (need_input && stdin_uses && is_terminal(STDIN_FILENO))
         throw UsageError("no input: give CODES... or pipe a code stream into scvae-edit");
 
+    protect_inputs(inputs);
+    if (opt.interpolate) protect_inputs({ea.path, eb.path});
     AtomicOutput out(opt.output);
     CodeWriterOptions wopt;
     wopt.encoding = opt.json ? CodesEncoding::Json : CodesEncoding::Binary;

@@ -437,6 +437,8 @@ int metrics_main(const MetricsOptions& opt) {
         throw UsageError("'-' (stdin) can be given only once");
     if (opt.codes == "-" && is_terminal(STDIN_FILENO))
         throw UsageError("--codes -: standard input is a terminal; pipe a code stream or give a file");
+    protect_inputs(opt.inputs);
+    protect_inputs({opt.codes, opt.ref_list, opt.dist_list});
     set_threads(opt.threads);
     const int threads = opt.threads > 0 ? opt.threads : available_cpus();
     const Device device = parse_device(opt.device);

@@ -12,6 +12,7 @@ namespace scvae {
 
 int model_init_main(const ModelInitOptions& opt) {
     ModelConfig cfg;
+    protect_inputs({opt.config_file});
     if (!opt.config_file.empty()) {
         auto bytes = read_file(opt.config_file);
         const std::string name = display_name(opt.config_file);

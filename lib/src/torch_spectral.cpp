@@ -214,6 +214,7 @@ int segment_main(const SegmentToolOptions& in) {
         throw UsageError("--noise needs images as input (--model MODEL IMAGE...), not a code stream");
     if (opt.batch < 1) throw UsageError("--batch must be at least 1");
     check_output_names(opt);
+    protect_inputs(opt.inputs);
     set_threads(opt.threads);
     set_faiss_threads(opt.threads);
     Outputs out{opt};

@@ -113,6 +113,62 @@ every_reader() {
     assert_no_file c.jsonl
 }
 
+@test "-o writes through to FIFOs and devices, and follows symbolic links" {
+    scvae-encode -m "$TINY" -o a.scv "$IMAGES/photo1.jpg"
+    # a FIFO stays a FIFO, and what is written arrives at its reader
+    mkfifo fifo
+    for tool in "scvae-encode -m $TINY $IMAGES/photo1.jpg" "scvae-edit a.scv" "scvae-cluster -k 2 a.scv" \
+                "scvae-metrics --codes a.scv"; do
+        timeout 60 cat fifo > got &
+        run -0 $tool -o fifo
+        wait
+        [[ -p fifo ]] || fail "$tool replaced the FIFO"
+        [[ -s got ]] || fail "$tool wrote nothing into the FIFO"
+    done
+    # a character device stays a device (a node made here: /dev/null's numbers)
+    if mknod null c 1 3 2> /dev/null; then
+        run -0 scvae-encode -m "$TINY" -o null "$IMAGES/photo1.jpg"
+        run -0 scvae-cluster -k 2 -o null a.scv
+        [[ -c null ]] || fail "the device node was replaced"
+    fi
+    # a symbolic link stays a link; the file it points to gets the output
+    mkdir sub
+    ln -s sub/target.scv link.scv
+    run -0 scvae-encode -m "$TINY" -o link.scv "$IMAGES/photo1.jpg"
+    [[ -L link.scv ]] || fail "the link was replaced by a file"
+    cmp a.scv sub/target.scv
+    run -0 scvae-edit -o link.scv a.scv
+    [[ -L link.scv ]]
+    cmp a.scv sub/target.scv
+    assert_no_file sub/target.scv.tmp
+    [[ -z $(compgen -G 'sub/*.tmp.*') ]]
+}
+
+@test "-o naming an input is refused (also through a link or a hard link), and the input is kept" {
+    cp "$IMAGES/photo1.jpg" same.jpg
+    cp same.jpg keep.jpg
+    run -1 --separate-stderr scvae-encode -m "$TINY" -o same.jpg same.jpg
+    assert_equal "$stderr" "scvae-encode: same.jpg: is the input same.jpg; refusing to overwrite an input"
+    cmp same.jpg keep.jpg
+    ln same.jpg hard.jpg
+    ln -s same.jpg soft.jpg
+    run -1 scvae-encode -m "$TINY" -o hard.jpg same.jpg
+    run -1 scvae-encode -m "$TINY" -o same.jpg soft.jpg
+    cmp same.jpg keep.jpg
+    scvae-encode -m "$TINY" -o c.scv same.jpg
+    cp c.scv c.keep
+    run -1 --separate-stderr scvae-cluster -k 2 -o c.scv c.scv
+    assert_equal "$stderr" "scvae-cluster: c.scv: is the input c.scv; refusing to overwrite an input"
+    run -1 scvae-cluster -k 2 --save-centroids c.scv c.scv
+    run -1 --separate-stderr scvae-metrics --codes c.scv -o c.scv
+    assert_equal "$stderr" "scvae-metrics: c.scv: is the input c.scv; refusing to overwrite an input"
+    run -1 scvae-edit -o c.scv c.scv
+    cmp c.scv c.keep
+    run -1 scvae-segment -m "$TINY" -k 2 -o same.jpg same.jpg
+    run -1 scvae-metrics -o same.jpg same.jpg keep.jpg
+    cmp same.jpg keep.jpg
+}
+
 @test "file names pass through whole: commas, spaces, newlines, leading dashes, non-UTF-8 bytes" {
     names=('IMG 1, 2.jpg' $'new\nline.jpg' '-dash.jpg' 'a,b,c.jpg' $'bad\xff\xfe.jpg')
     for name in "${names[@]}"; do
@@ -140,3 +196,28 @@ every_reader() {
     assert_line -n 0 --partial "tiny, copy.scvm"
 }
 
+# signal_leaves_nothing SIG STATUS TOOL...: TOOL (blocked on a FIFO input with its output open) killed by SIG
+# ends with STATUS and leaves no temporary file behind
+signal_leaves_nothing() {
+    local sig=$1 status=$2
+    shift 2
+    rm -f in.fifo && mkfifo in.fifo
+    "$@" &
+    local pid=$! i
+    for ((i = 0; i < 200; i++)); do
+        [[ -n $(compgen -G 'out.*.tmp.*') ]] && break
+        sleep 0.05
+    done
+    [[ -n $(compgen -G 'out.*.tmp.*') ]] || fail "no temporary output appeared"
+    kill -s "$sig" $pid
+    local rc=0
+    wait $pid || rc=$?
+    assert_equal "$rc" "$status"
+    [[ -z $(compgen -G 'out.*') ]] || fail "left behind: $(compgen -G 'out.*')"
+}
+
+@test "SIGTERM and SIGHUP remove temporary outputs (encode, edit)" {
+    signal_leaves_nothing TERM 143 scvae-encode -m "$TINY" -o out.scv in.fifo
+    signal_leaves_nothing HUP 129 scvae-encode -m "$TINY" -o out.scv in.fifo
+    signal_leaves_nothing TERM 143 scvae-edit -o out.scv in.fifo
+}
