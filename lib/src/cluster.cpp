@@ -207,7 +207,7 @@ void save_centroids(const std::string& path, const Centroids& c) {
                         {"seed", c.seed},
                         {"points", c.points},
                         {"trained_on", c.trained_on}};
-    std::string hs = h.dump();
+    std::string hs = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::vector<uint8_t> b;
     b.reserve(16 + hs.size() + c.data.size() * 4);
     b.insert(b.end(), kMagic, kMagic + 4);
@@ -550,7 +550,7 @@ int cluster_main(const ClusterOptions& opt) {
         if (opt.tsv) std::fputs("record\tsource\trow\tcol\tcluster\tdistance\n", f);
         for (size_t r = 0; r < corpus.records.size(); ++r) {
             const CodeRecord& rec = corpus.records[r];
-            std::string src = opt.tsv ? tsv_escape(rec.source) : nlohmann::json(rec.source).dump();
+            std::string src = opt.tsv ? tsv_escape(rec.source) : nlohmann::json(rec.source).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             for (size_t p = 0; p < rec.positions(); ++p) {
                 size_t g = corpus.offset[r] + p;
                 unsigned row = static_cast<unsigned>(p / rec.grid_w), col = static_cast<unsigned>(p % rec.grid_w);

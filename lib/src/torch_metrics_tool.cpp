@@ -369,7 +369,7 @@ std::string render(const Report& r, const MetricsOptions& opt) {
                             {"nnz_per_vector", s.nnz_per_vector}, {"bytes", s.bytes}, {"bpp", s.bpp}});
         j["codes"]["per_record"] = recs;
     }
-    return j.dump(1) + "\n";
+    return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 // Everything --check can name, with its value (means for per-item metrics).

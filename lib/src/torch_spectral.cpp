@@ -188,7 +188,7 @@ struct Outputs {
         }
         nlohmann::json j = segmentation_summary(s, rec, index);
         if (opt.noise > 0) j["noise"] = opt.noise;
-        std::string line = j.dump() + "\n";
+        std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fflush(stdout);
     }

@@ -476,7 +476,7 @@ public:
     }
     void write(const nlohmann::json& j) {
         if (!f_) return;
-        std::string s = j.dump() + "\n";
+        std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         std::fwrite(s.data(), 1, s.size(), f_);
         std::fflush(f_);
     }
@@ -592,7 +592,7 @@ int train_main(const TrainOptions& given) {
         if (!resuming) {
             if (fs::exists(o.run_dir + "/state.pt"))
                 throw error_at(o.run_dir, "already holds a run (use --resume to continue it, or another folder)");
-            write_text(o.run_dir + "/options.json", options_to_json(o).dump(2) + "\n");
+            write_text(o.run_dir + "/options.json", options_to_json(o).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
             write_text(o.run_dir + "/config.json", cfg.to_json().dump(2) + "\n");
             std::remove((o.run_dir + "/log.jsonl").c_str());
         }

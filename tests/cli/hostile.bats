@@ -196,6 +196,21 @@ every_reader() {
     assert_line -n 0 --partial "tiny, copy.scvm"
 }
 
+@test "non-UTF-8 source names come out as valid JSON with U+FFFD in every tool" {
+    name=$'bad\xff.jpg'
+    cp "$IMAGES/photo1.jpg" "$name"
+    scvae-encode -m "$TINY" -o b.scv "$name"
+    # the binary stream keeps the bytes; every JSON writer replaces the bad byte
+    run -0 bash -c "scvae-cluster -k 2 b.scv | jq -r .source | sort -u"
+    assert_output $'bad\xef\xbf\xbd.jpg'
+    run -0 bash -c "scvae-segment -k 2 b.scv | jq -r .source"
+    assert_output $'bad\xef\xbf\xbd.jpg'
+    run -0 bash -c "scvae-metrics --codes b.scv | jq -r '.codes.per_record[0].source'"
+    assert_output $'bad\xef\xbf\xbd.jpg'
+    run -0 bash -c "scvae-edit --json b.scv | jq -r .source"
+    assert_output $'bad\xef\xbf\xbd.jpg'
+}
+
 # signal_leaves_nothing SIG STATUS TOOL...: TOOL (blocked on a FIFO input with its output open) killed by SIG
 # ends with STATUS and leaves no temporary file behind
 signal_leaves_nothing() {
