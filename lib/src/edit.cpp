@@ -357,20 +357,24 @@ int edit_main(const EditOptions& opt) {
         while (reader.next(rec)) {
             ++records;
             const std::string where = in.name() + ": record " + std::to_string(reader.records_read());
+            // The records are made and checked here, under this input's name; the writer's own errors (which
+            // name the output) are not wrapped a second time.
+            std::vector<CodeRecord> made;
             try {
                 apply_edits(rec, opt.edits, opt.at);
                 rec.source = tagged_source(rec.source, tag);
-                if (opt.traverse) {
-                    for (const auto& r : traverse_record(rec, opt.traverse_atom, opt.from, opt.to, opt.steps, opt.at))
-                        writer.write(r);
-                } else {
-                    writer.write(rec);
-                }
+                if (opt.traverse)
+                    made = traverse_record(rec, opt.traverse_atom, opt.from, opt.to, opt.steps, opt.at);
+                else
+                    made.push_back(std::move(rec));
+                for (const auto& r : made) r.validate();
             } catch (const UsageError&) {
                 throw;
             } catch (const Error& e) {
                 throw Error(where + ": " + e.what());
             }
+            for (const auto& r : made) writer.write(r);
+            rec = CodeRecord();
             if (out.is_stdout()) std::fflush(stdout);
         }
     }

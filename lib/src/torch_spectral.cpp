@@ -227,7 +227,7 @@ int segment_main(const SegmentToolOptions& in) {
             inputs.push_back("-");
         }
         for_each_record(inputs, [&](const CodeRecord& rec, const std::string&) { out.handle(rec, nullptr); });
-        if (out.count == 0) throw Error("no code records in the input (empty stream)");
+        if (out.count == 0) throw Error(input_names(inputs) + ": no code records (empty stream)");
     } else {
         if (opt.inputs.empty()) throw UsageError("--model needs images to segment (IMAGE...)");
         if (opt.inputs.size() > 1)

@@ -236,3 +236,12 @@ signal_leaves_nothing() {
     signal_leaves_nothing HUP 129 scvae-encode -m "$TINY" -o out.scv in.fifo
     signal_leaves_nothing TERM 143 scvae-edit -o out.scv in.fifo
 }
+
+@test "records of one fingerprint that differ in K are reported as such, not as two models" {
+    fp=$(jq -r .fingerprint a.jsonl)
+    { cat a.jsonl; hostile '.K=64'; } > mixed.jsonl
+    run -1 --separate-stderr scvae-metrics --codes mixed.jsonl
+    assert_equal "$stderr" "scvae-metrics: mixed.jsonl: record 2: records of model $fp with different K in one stream (K=64 vs 32)"
+    run -1 --separate-stderr scvae-cluster -k 2 mixed.jsonl
+    assert_equal "$stderr" "scvae-cluster: mixed.jsonl: record 2: codes of model $fp (K=64) mixed with model $fp (K=32); one clustering run needs codes of one model"
+}
