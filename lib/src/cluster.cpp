@@ -208,7 +208,7 @@ void save_centroids(const std::string& path, const Centroids& c) {
                         {"seed", c.seed},
                         {"points", c.points},
                         {"trained_on", c.trained_on}};
-    std::string hs = h.dump();
+    std::string hs = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::vector<uint8_t> b;
     b.reserve(16 + hs.size() + c.data.size() * 4);
     b.insert(b.end(), kMagic, kMagic + 4);
@@ -383,9 +383,16 @@ void draw_mosaic(const ClusterOptions& opt, const Corpus& corpus, const Centroid
         std::sort(rows.begin(), rows.end());
     }
     const int per_row = std::max(1, opt.per_row);
+    // A patch is 2^d pixels wide; the mosaic is refused beyond the image limit rather than allocated.
+    const uint64_t mw = gap + uint64_t(per_row) * uint64_t(cell + gap), mh = gap + rows.size() * uint64_t(cell + gap);
+    if (mw * mh > ImageLimits().max_pixels)
+        throw error_at(display_name(opt.mosaic, true),
+                       "a mosaic of " + std::to_string(mw) + "x" + std::to_string(mh) + " pixels is too large (limit " +
+                           std::to_string(ImageLimits().max_pixels) +
+                           " pixels); use fewer --rows or --per-row, or a smaller --patch-scale");
     Image m;
-    m.width = gap + per_row * (cell + gap);
-    m.height = gap + static_cast<int>(rows.size()) * (cell + gap);
+    m.width = static_cast<int>(mw);
+    m.height = static_cast<int>(mh);
     m.channels = 3;
     m.data.assign(m.pixels() * 3, 0.15f);
     // Patches to cut, grouped by record so each image is read once.
@@ -467,8 +474,10 @@ int cluster_main(const ClusterOptions& opt) {
     }
     if (!opt.output.empty() && opt.output != "-" && opt.output == opt.mosaic)
         throw UsageError("-o and --mosaic name the same file");
+    protect_inputs(opt.inputs);
+    if (reuse) protect_inputs({opt.centroids});
     Corpus corpus = read_corpus(opt.inputs);
-    if (corpus.records.empty()) throw Error("no code records in the input (empty stream)");
+    if (corpus.records.empty()) throw Error(input_names(opt.inputs) + ": no code records (empty stream)");
     if (corpus.total == 0) throw Error("the code records hold no grid positions");
     const CodeRecord& first = corpus.records.front();
     const size_t dim = corpus.K;
@@ -508,7 +517,8 @@ int cluster_main(const ClusterOptions& opt) {
     std::vector<int32_t> labels(corpus.total);
     std::vector<float> dist(corpus.total);
     {
-        const size_t block = 8192;
+        // at most 8192 vectors or 64 MiB a block, whatever K says
+        const size_t block = std::max<size_t>(1, std::min<size_t>({8192, corpus.total, (size_t(1) << 24) / dim}));
         std::vector<float> buf(block * dim);
         std::vector<int64_t> lab(block);
         size_t g = 0;
@@ -541,7 +551,7 @@ int cluster_main(const ClusterOptions& opt) {
         if (opt.tsv) std::fputs("record\tsource\trow\tcol\tcluster\tdistance\n", f);
         for (size_t r = 0; r < corpus.records.size(); ++r) {
             const CodeRecord& rec = corpus.records[r];
-            std::string src = opt.tsv ? tsv_escape(rec.source) : nlohmann::json(rec.source).dump();
+            std::string src = opt.tsv ? tsv_escape(rec.source) : nlohmann::json(rec.source).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             for (size_t p = 0; p < rec.positions(); ++p) {
                 size_t g = corpus.offset[r] + p;
                 unsigned row = static_cast<unsigned>(p / rec.grid_w), col = static_cast<unsigned>(p % rec.grid_w);

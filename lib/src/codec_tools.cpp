@@ -94,6 +94,7 @@ int encode_main(const EncodeOptions& opt) {
     set_threads(opt.threads);
     Codec codec = Codec::load(opt.model.empty() ? default_model_path() : opt.model, parse_device(opt.device));
 
+    protect_inputs(inputs);
     AtomicOutput out(opt.output);
     CodeWriterOptions wopt;
     wopt.encoding = opt.json ? CodesEncoding::Json : CodesEncoding::Binary;
@@ -223,6 +224,7 @@ int decode_main(const DecodeOptions& opt) {
     if (opt.batch < 1) throw UsageError("--batch must be at least 1");
     if (opt.montage_cols < 0) throw UsageError("--montage: the number of columns must be positive");
     std::vector<std::string> inputs = opt.inputs.empty() ? std::vector<std::string>{"-"} : opt.inputs;
+    protect_inputs(inputs);
     ImageSink sink(opt);
 
     set_threads(opt.threads);

@@ -42,6 +42,11 @@ constexpr uint32_t kMaxSourceLength = 4096;
 constexpr uint32_t kMaxHeaderLength = 65536;
 constexpr uint64_t kMaxPositions = uint64_t(1) << 26;
 constexpr uint32_t kMaxK = 65536;
+constexpr uint32_t kMaxN = 65536;
+constexpr uint32_t kMaxD = 16;
+constexpr uint64_t kMaxImagePixels = 100'000'000;  // the image loaders' default limit
+// Largest |value|: squares summed over K = 65536 components stay finite in binary32 (65536 * (2e15)^2 < 3.4e38).
+constexpr float kMaxValue = 1e15f;
 constexpr size_t kMaxJsonLine = size_t(1) << 30;
 constexpr float kHalfMax = 65504.0f;
 
@@ -126,7 +131,23 @@ std::string position_text(size_t p) { return std::to_string(p); }
 std::string check_record(const CodeRecord& r) {
     if (!is_fingerprint(r.fingerprint))
         return "bad fingerprint '" + r.fingerprint + "' (expected 16 lowercase hexadecimal digits)";
+    if (r.n < 1 || r.n > kMaxN) return "n=" + std::to_string(r.n) + " out of range (1.." + std::to_string(kMaxN) + ")";
     if (r.K < 1 || r.K > kMaxK) return "K=" + std::to_string(r.K) + " out of range (1.." + std::to_string(kMaxK) + ")";
+    if (r.d > kMaxD) return "d=" + std::to_string(r.d) + " out of range (0.." + std::to_string(kMaxD) + ")";
+    if (r.image_channels != 1 && r.image_channels != 3)
+        return "image channels " + std::to_string(r.image_channels) + " out of range (1 or 3)";
+    if (r.image_width < 1 || r.image_height < 1 || uint64_t(r.image_width) * r.image_height > kMaxImagePixels)
+        return "image size " + std::to_string(r.image_width) + "x" + std::to_string(r.image_height) +
+               " out of range (1.." + std::to_string(kMaxImagePixels) + " pixels)";
+    {
+        const uint64_t f = uint64_t(1) << r.d;
+        if (r.pad_right >= f || r.pad_bottom >= f || uint64_t(r.grid_w) * f != uint64_t(r.image_width) + r.pad_right ||
+            uint64_t(r.grid_h) * f != uint64_t(r.image_height) + r.pad_bottom)
+            return "grid " + std::to_string(r.grid_w) + "x" + std::to_string(r.grid_h) + " does not fit image size " +
+                   std::to_string(r.image_width) + "x" + std::to_string(r.image_height) + " with padding " +
+                   std::to_string(r.pad_right) + "," + std::to_string(r.pad_bottom) + " for d=" +
+                   std::to_string(r.d);
+    }
     if (r.source.size() > kMaxSourceLength)
         return "source name of " + std::to_string(r.source.size()) + " bytes is too long (at most " +
                std::to_string(kMaxSourceLength) + ")";
@@ -157,6 +178,9 @@ std::string check_record(const CodeRecord& r) {
                        position_text(p);
             if (j > b && idx[j] <= idx[j - 1]) return "indices not ascending at position " + position_text(p);
             if (!std::isfinite(val[j])) return "value is NaN or infinite at position " + position_text(p);
+            if (std::fabs(val[j]) > kMaxValue)
+                return "value out of range (" + float_text(val[j]) + ", |value| at most 1e15) at position " +
+                       position_text(p);
         }
     }
     return "";

@@ -81,9 +81,10 @@ std::vector<size_t> selected(const CodeRecord& rec, const std::vector<GridPos>& 
     return out;
 }
 
+// Code values are finite with |v| <= 1e15 (scvae-codes(5)); an edit may not make one outside that range.
 void finite_or_throw(float v, uint32_t atom) {
-    if (!std::isfinite(v))
-        throw Error("the edit of atom " + std::to_string(atom) + " gives a value that is not a finite float");
+    if (!std::isfinite(v) || std::fabs(v) > 1e15f)
+        throw Error("the edit of atom " + std::to_string(atom) + " gives a value out of range (|value| at most 1e15)");
 }
 
 // Endpoint of --interpolate: an index into the input, or a record of a file.
@@ -233,6 +234,8 @@ void apply_edits(CodeRecord& rec, const std::vector<AtomEdit>& edits, const std:
 std::vector<CodeRecord> traverse_record(const CodeRecord& rec, uint32_t atom, double from, double to, int steps,
                                         const std::vector<GridPos>& at) {
     if (steps < 1) throw UsageError("--steps must be at least 1");
+    if (!(std::fabs(from) <= 1e15) || !(std::fabs(to) <= 1e15))
+        throw UsageError("--from and --to: code values lie within -1e15..1e15");
     check_atom(rec, atom);
     check_positions(rec, at);
     const std::vector<float> base = rec.dense_matrix();
@@ -329,6 +332,8 @@ int edit_main(const EditOptions& opt) {
     if (need_input && stdin_uses && is_terminal(STDIN_FILENO))
         throw UsageError("no input: give CODES... or pipe a code stream into scvae-edit");
 
+    protect_inputs(inputs);
+    if (opt.interpolate) protect_inputs({ea.path, eb.path});
     AtomicOutput out(opt.output);
     CodeWriterOptions wopt;
     wopt.encoding = opt.json ? CodesEncoding::Json : CodesEncoding::Binary;
@@ -388,6 +393,9 @@ int edit_main(const EditOptions& opt) {
         while (reader.next(rec)) {
             ++records;
             const std::string where = in.name() + ": record " + std::to_string(reader.records_read());
+            // The records are made and checked here, under this input's name; the writer's own errors (which
+            // name the output) are not wrapped a second time.
+            std::vector<CodeRecord> made;
             try {
                 // "topN" atoms are this record's N-th most used ones (before any edit), named by index in the tags
                 const uint32_t traverse_atom =
@@ -395,17 +403,18 @@ int edit_main(const EditOptions& opt) {
                 const auto edits = resolve_top_atoms(opt.edits, rec);
                 apply_edits(rec, edits, opt.at);
                 rec.source = tagged_source(rec.source, edits_tag(edits, opt.at));
-                if (opt.traverse) {
-                    for (const auto& r : traverse_record(rec, traverse_atom, opt.from, opt.to, opt.steps, opt.at))
-                        writer.write(r);
-                } else {
-                    writer.write(rec);
-                }
+                if (opt.traverse)
+                    made = traverse_record(rec, traverse_atom, opt.from, opt.to, opt.steps, opt.at);
+                else
+                    made.push_back(std::move(rec));
+                for (const auto& r : made) r.validate();
             } catch (const UsageError&) {
                 throw;
             } catch (const Error& e) {
                 throw Error(where + ": " + e.what());
             }
+            for (const auto& r : made) writer.write(r);
+            rec = CodeRecord();
             if (out.is_stdout()) std::fflush(stdout);
         }
     }

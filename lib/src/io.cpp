@@ -2,14 +2,18 @@
 #include "scvae/io.h"
 
 #include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <mutex>
 #include <sstream>
 
 #include "scvae/error.h"
@@ -56,19 +60,134 @@ InputFile::~InputFile() {
     if (f_ && f_ != stdin) std::fclose(f_);
 }
 
+namespace {
+struct ProtectedInput {
+    dev_t dev;
+    ino_t ino;
+    std::string name;
+};
+std::vector<ProtectedInput> g_protected;
+}  // namespace
+
+void protect_inputs(const std::vector<std::string>& inputs) {
+    for (const auto& in : inputs) {
+        struct stat st;
+        if (in.empty() || in == "-" || ::stat(in.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        g_protected.push_back({st.st_dev, st.st_ino, in});
+    }
+}
+
+static void refuse_protected(const std::string& output, const std::string& name) {
+    struct stat out;
+    if (g_protected.empty() || ::stat(output.c_str(), &out) != 0 || !S_ISREG(out.st_mode)) return;
+    for (const auto& in : g_protected)
+        if (in.dev == out.st_dev && in.ino == out.st_ino)
+            throw error_at(name, "is the input " + in.name + "; refusing to overwrite an input");
+}
+
+// ---- temp outputs removed when a signal ends the process ----
+//
+// Live temp paths sit in fixed slots that an async-signal-safe handler can read: it unlinks them, restores
+// the default action and raises the signal again, so the process still ends as the signal says.
+
+namespace {
+
+struct TempSlot {
+    std::atomic<int> state{0};  // 0 free, 1 being filled or cleared, 2 live
+    char path[4096];
+};
+TempSlot g_temp_slots[64];
+std::once_flag g_handlers_once;
+
+extern "C" void remove_temps_and_reraise(int sig) {
+    for (auto& slot : g_temp_slots)
+        if (slot.state.load() == 2) ::unlink(slot.path);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+void install_signal_handlers() {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        struct sigaction old {};
+        if (::sigaction(sig, nullptr, &old) != 0) continue;
+        // Leave alone what someone else handles or ignores (nohup, scvae-train's own SIGINT/SIGTERM handler).
+        if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)) continue;
+        struct sigaction sa {};
+        sa.sa_handler = remove_temps_and_reraise;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        ::sigaction(sig, &sa, nullptr);
+    }
+}
+
+int register_temp(const std::string& path) {
+    std::call_once(g_handlers_once, install_signal_handlers);
+    if (path.size() >= sizeof g_temp_slots[0].path) return -1;
+    for (int i = 0; i < int(std::size(g_temp_slots)); ++i) {
+        int expected = 0;
+        if (!g_temp_slots[i].state.compare_exchange_strong(expected, 1)) continue;
+        std::memcpy(g_temp_slots[i].path, path.c_str(), path.size() + 1);
+        g_temp_slots[i].state.store(2);
+        return i;
+    }
+    return -1;
+}
+
+void unregister_temp(int slot) {
+    if (slot >= 0) g_temp_slots[slot].state.store(0);
+}
+
+// The file a path finally names: symbolic links followed (also a dangling one, whose target is then created).
+std::string resolve_links(const std::string& path) {
+    std::string p = path;
+    for (int hop = 0; hop < 40; ++hop) {
+        struct stat st;
+        if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return p;
+        std::vector<char> buf(size_t(st.st_size > 0 ? st.st_size : 255) + 2);
+        ssize_t n = ::readlink(p.c_str(), buf.data(), buf.size() - 1);
+        if (n < 0) return p;
+        std::string target(buf.data(), size_t(n));
+        if (target.empty() || target[0] != '/') {
+            size_t slash = p.find_last_of('/');
+            if (slash != std::string::npos) target = p.substr(0, slash + 1) + target;
+        }
+        p = target;
+    }
+    errno = ELOOP;
+    throw error_at(display_name(path, true), "cannot create: " + errno_text());
+}
+
+}  // namespace
+
 AtomicOutput::AtomicOutput(const std::string& path) : path_(path), name_(display_name(path, true)) {
     if (path == "-") {
         f_ = stdout;
         is_stdout_ = true;
         return;
     }
-    make_parent_folders(path);
-    std::string tmpl = path + ".tmp.XXXXXX";
+    refuse_protected(path, name_);
+    // A device, FIFO or socket (or a link to one) is written straight through: there is nothing to replace.
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            errno = EISDIR;
+            throw error_at(name_, "cannot create: " + errno_text());
+        }
+        f_ = std::fopen(path.c_str(), "wb");
+        if (!f_) throw error_at(name_, "cannot open: " + errno_text());
+        direct_ = true;
+        return;
+    }
+    // A symbolic link keeps being a link: the file it points to is replaced.
+    path_ = resolve_links(path);
+    make_parent_folders(path_);
+    std::string tmpl = path_ + ".tmp.XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     int fd = mkstemp(buf.data());
     if (fd < 0) throw error_at(name_, "cannot create: " + errno_text());
     tmp_ = buf.data();
+    slot_ = register_temp(tmp_);
     // mkstemp creates 0600; make it like an ordinary new file (respecting the umask).
     mode_t um = umask(0);
     umask(um);
@@ -78,6 +197,7 @@ AtomicOutput::AtomicOutput(const std::string& path) : path_(path), name_(display
         int e = errno;
         ::close(fd);
         ::unlink(tmp_.c_str());
+        unregister_temp(slot_);
         errno = e;
         throw error_at(name_, "cannot create: " + errno_text());
     }
@@ -87,6 +207,7 @@ AtomicOutput::~AtomicOutput() {
     if (is_stdout_ || committed_) return;
     if (f_) std::fclose(f_);
     if (!tmp_.empty()) ::unlink(tmp_.c_str());
+    unregister_temp(slot_);
 }
 
 void AtomicOutput::write(const void* data, size_t size) {
@@ -101,6 +222,19 @@ void AtomicOutput::commit() {
         committed_ = true;
         return;
     }
+    if (direct_) {
+        bool bad = std::fflush(f_) != 0 || std::ferror(f_);
+        int e = errno;
+        if (std::fclose(f_) != 0 && !bad) {
+            bad = true;
+            e = errno;
+        }
+        f_ = nullptr;
+        committed_ = true;
+        errno = e;
+        if (bad) throw error_at(name_, "write error: " + errno_text());
+        return;
+    }
     bool bad = std::fflush(f_) != 0 || std::ferror(f_);
     int e = errno;
     if (std::fclose(f_) != 0) {
@@ -110,15 +244,18 @@ void AtomicOutput::commit() {
     f_ = nullptr;
     if (bad) {
         ::unlink(tmp_.c_str());
+        unregister_temp(slot_);
         errno = e;
         throw error_at(name_, "write error: " + errno_text());
     }
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
         e = errno;
         ::unlink(tmp_.c_str());
+        unregister_temp(slot_);
         errno = e;
         throw error_at(name_, "cannot rename into place: " + errno_text());
     }
+    unregister_temp(slot_);
     committed_ = true;
 }
 
@@ -126,6 +263,12 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
     AtomicOutput out(path);
     out.write(data, size);
     out.commit();
+}
+
+std::string input_names(const std::vector<std::string>& inputs) {
+    std::string s;
+    for (const auto& in : inputs) s += (s.empty() ? "" : ", ") + display_name(in);
+    return s.empty() ? display_name("-") : s;
 }
 
 bool is_terminal(int fd) { return ::isatty(fd) == 1; }

@@ -222,9 +222,12 @@ RecordStats CodeStatsAccumulator::add(const CodeRecord& rec, uint64_t bytes) {
         s_.K = rec.K;
         s_.fingerprint = rec.fingerprint;
         s_.atom_histogram.assign(rec.K, 0);
-    } else if (rec.K != s_.K || rec.fingerprint != s_.fingerprint) {
+    } else if (rec.fingerprint != s_.fingerprint) {
         throw Error("records of different models in one stream (fingerprint " + rec.fingerprint + " vs " +
                     s_.fingerprint + ")");
+    } else if (rec.K != s_.K) {
+        throw Error("records of model " + rec.fingerprint + " with different K in one stream (K=" +
+                    std::to_string(rec.K) + " vs " + std::to_string(s_.K) + ")");
     }
     RecordStats r;
     r.source = rec.source;

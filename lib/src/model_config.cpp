@@ -2,6 +2,7 @@
 // parse_device and default_model_path. Usable by every tool without LibTorch headers.
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
@@ -134,6 +135,93 @@ void ModelConfig::validate() const {
     if (solver != "lista" && solver != "ista" && solver != "fista")
         bad("solver must be lista, ista or fista, got '" + solver + "'");
     if (!std::isfinite(alpha) || alpha < 0) bad("alpha must be a finite number >= 0");
+}
+
+namespace {
+
+// Mirrors the module tree of torch_modules.cpp (EncoderImpl, DecoderImpl, LISTAImpl).
+struct ShapeList {
+    std::vector<TensorShape> out;
+    std::string prefix;
+    int index = 0;  // position in the current Sequential
+    std::string at() { return prefix + std::to_string(index++) + "."; }
+    void add(const std::string& name, std::vector<int64_t> shape) { out.push_back({name, std::move(shape), false}); }
+    void conv(const std::string& p, int in, int out_ch, int k) {
+        add(p + "weight", {out_ch, in, k, k});
+        add(p + "bias", {out_ch});
+    }
+    void norm(const std::string& p, int ch) {
+        add(p + "weight", {ch});
+        add(p + "bias", {ch});
+    }
+    void resblock(int in, int out_ch) {
+        const std::string p = at();
+        norm(p + "norm1.", in);
+        conv(p + "conv1.", in, out_ch, 3);
+        norm(p + "norm2.", out_ch);
+        conv(p + "conv2.", out_ch, out_ch, 3);
+        if (in != out_ch) conv(p + "nin_shortcut.", in, out_ch, 1);
+    }
+    void attn(int ch) {
+        const std::string p = at();
+        norm(p + "norm.", ch);
+        for (const char* m : {"q.", "k.", "v.", "proj_out."}) conv(p + m, ch, ch, 1);
+    }
+};
+
+bool in_levels(const std::vector<int>& v, int level) { return std::find(v.begin(), v.end(), level) != v.end(); }
+
+}  // namespace
+
+std::vector<TensorShape> expected_tensors(const ModelConfig& cfg) {
+    cfg.validate();
+    // (GroupNorm's affine parameters have one entry per channel, whatever the number of groups.)
+    ShapeList s;
+    const int ch = cfg.channels, levels = static_cast<int>(cfg.ch_mult.size());
+    s.prefix = "encoder.body.";
+    s.conv(s.at(), cfg.in_channels, ch, 3);
+    int block_in = ch;
+    for (int i = 0; i < levels; ++i) {
+        const int block_out = ch * cfg.ch_mult[i];
+        for (int b = 0; b < cfg.num_res_blocks; ++b) {
+            s.resblock(block_in, block_out);
+            block_in = block_out;
+            if (in_levels(cfg.attn_levels, i)) s.attn(block_in);
+        }
+        if (i != levels - 1) s.conv(s.at() + "conv.", block_in, block_in, 3);
+    }
+    s.resblock(block_in, block_in);
+    if (cfg.mid_attention) s.attn(block_in);
+    s.resblock(block_in, block_in);
+    s.norm(s.at(), block_in);
+    s.at();  // Swish
+    s.conv(s.at(), block_in, cfg.n, 3);
+
+    s.add("lista.W_e", {cfg.K, cfg.n});
+    s.add("lista.S", {cfg.K, cfg.K});
+    s.add("lista.theta", {cfg.K});
+
+    s.prefix = "decoder.body.";
+    s.index = 0;
+    block_in = ch * cfg.ch_mult[levels - 1];
+    s.conv(s.at(), cfg.n, block_in, 3);
+    s.resblock(block_in, block_in);
+    if (cfg.mid_attention) s.attn(block_in);
+    s.resblock(block_in, block_in);
+    for (int i = levels - 1; i >= 0; --i) {
+        const int block_out = ch * cfg.ch_mult[i];
+        for (int b = 0; b < cfg.num_res_blocks + 1; ++b) {
+            s.resblock(block_in, block_out);
+            block_in = block_out;
+            if (in_levels(cfg.attn_levels, i)) s.attn(block_in);
+        }
+        if (i != 0) s.conv(s.at() + "conv.", block_in, block_in, 3);
+    }
+    s.norm(s.at(), block_in);
+    s.at();  // Swish
+    s.conv(s.at(), block_in, cfg.in_channels, 3);
+    s.out.push_back({"lista.D", {cfg.n, cfg.K}, true});
+    return s.out;
 }
 
 std::vector<std::string> ModelConfig::preset_names() {

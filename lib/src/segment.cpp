@@ -95,9 +95,12 @@ namespace {
 void check_fit(const Segmentation& s, const CodeRecord& rec) {
     if (static_cast<uint32_t>(s.grid_h) != rec.grid_h || static_cast<uint32_t>(s.grid_w) != rec.grid_w)
         throw Error("segmentation grid does not match the record's grid");
-    uint64_t f = 1ull << rec.d;
-    if (rec.image_width == 0 || rec.image_height == 0 || rec.image_width > rec.grid_w * f ||
-        rec.image_height > rec.grid_h * f)
+    // The reader keeps d within 0..16 (scvae-codes(5)); checked again here because a shift by 32 or more
+    // would be undefined.
+    if (rec.d > 16) throw Error(rec.source + ": d=" + std::to_string(rec.d) + " out of range (0..16)");
+    const uint64_t f = uint64_t(1) << rec.d;
+    if (rec.image_width == 0 || rec.image_height == 0 || rec.image_width > uint64_t(rec.grid_w) * f ||
+        rec.image_height > uint64_t(rec.grid_h) * f)
         throw Error(rec.source + ": record's image size " + std::to_string(rec.image_width) + "x" +
                     std::to_string(rec.image_height) + " does not fit its grid");
 }
@@ -111,10 +114,10 @@ Image grid_image(const Segmentation& s, const CodeRecord& rec, F value) {
     img.channels = 1;
     img.data.resize(img.pixels());
     const unsigned d = rec.d;
-    for (int y = 0; y < img.height; ++y)
-        for (int x = 0; x < img.width; ++x)
-            img.data[static_cast<size_t>(y) * img.width + x] =
-                value(static_cast<size_t>(y >> d) * s.grid_w + static_cast<size_t>(x >> d));
+    const size_t grid_w = static_cast<size_t>(s.grid_w);
+    for (size_t y = 0; y < static_cast<size_t>(img.height); ++y)
+        for (size_t x = 0; x < static_cast<size_t>(img.width); ++x)
+            img.data[y * static_cast<size_t>(img.width) + x] = value((y >> d) * grid_w + (x >> d));
     return img;
 }
 
@@ -141,7 +144,9 @@ Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& r
     const float a = 0.45f;
     Image rgb = to_rgb(img);
     const unsigned d = rec.d;
-    auto cell = [&](int y, int x) { return static_cast<size_t>(y >> d) * s.grid_w + static_cast<size_t>(x >> d); };
+    auto cell = [&](int y, int x) {
+        return (static_cast<size_t>(y) >> d) * static_cast<size_t>(s.grid_w) + (static_cast<size_t>(x) >> d);
+    };
     for (int y = 0; y < rgb.height; ++y)
         for (int x = 0; x < rgb.width; ++x) {
             size_t p = cell(y, x);

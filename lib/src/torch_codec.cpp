@@ -206,7 +206,11 @@ ParsedFile parse_model_file(const std::string& path) {
         for (const auto& t : h["tensors"]) {
             TensorEntry e;
             e.name = t.at("name").get<std::string>();
-            e.shape = t.at("shape").get<std::vector<int64_t>>();
+            const auto& shape = t.at("shape");
+            if (!shape.is_array()) throw header_error("tensor " + e.name + " has a bad shape");
+            for (const auto& s : shape)
+                if (!s.is_number_integer()) throw header_error("tensor " + e.name + " has a bad shape");
+            e.shape = shape.get<std::vector<int64_t>>();
             std::string dt = t.at("dtype").get<std::string>();
             if (dt != "f32" && dt != "f16") throw header_error("tensor " + e.name + " has unknown dtype '" + dt + "'");
             e.half = dt == "f16";
@@ -215,7 +219,9 @@ ParsedFile parse_model_file(const std::string& path) {
             e.bytes = t.at("bytes").get<uint64_t>();
             uint64_t numel = 1;
             for (auto s : e.shape) {
-                if (s < 0 || s > (int64_t(1) << 40)) throw header_error("tensor " + e.name + " has a bad shape");
+                // no product beyond 2^48 elements, so the byte count cannot wrap around
+                if (s < 0 || s > (int64_t(1) << 40) || (s > 0 && numel > (uint64_t(1) << 48) / uint64_t(s)))
+                    throw header_error("tensor " + e.name + " has a bad shape");
                 numel *= static_cast<uint64_t>(s);
             }
             if (numel * (e.half ? 2 : 4) != e.bytes) throw header_error("tensor " + e.name + " has a bad byte count");
@@ -224,6 +230,14 @@ ParsedFile parse_model_file(const std::string& path) {
             data_bytes = std::max(data_bytes, e.offset + e.bytes);
             pf.tensors.push_back(std::move(e));
         }
+        // The tensors must not overlap (each byte of data belongs to one tensor at most).
+        std::vector<const TensorEntry*> by_offset;
+        for (const auto& e : pf.tensors) by_offset.push_back(&e);
+        std::sort(by_offset.begin(), by_offset.end(),
+                  [](const TensorEntry* a, const TensorEntry* b) { return a->offset < b->offset; });
+        for (size_t i = 1; i < by_offset.size(); ++i)
+            if (by_offset[i]->offset < by_offset[i - 1]->offset + by_offset[i - 1]->bytes)
+                throw header_error("tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name + " overlap");
         pf.fingerprint = h.at("fingerprint").get<std::string>();
         pf.meta = h.value("meta", nlohmann::json::object());
     } catch (const nlohmann::json::exception& e) {
@@ -243,6 +257,24 @@ ParsedFile parse_model_file(const std::string& path) {
         throw fail(e.what());
     } catch (const UsageError& e) {
         throw fail(e.what());
+    }
+    // The tensors against the config, before anything is allocated for the network: a header whose config
+    // asks for a huge network cannot make a reader build it.
+    {
+        std::map<std::string, const TensorEntry*> by_name;
+        for (const auto& e : pf.tensors) {
+            if (by_name.count(e.name)) throw fail("tensor " + e.name + " appears twice");
+            by_name[e.name] = &e;
+        }
+        for (const auto& want : expected_tensors(pf.cfg)) {
+            auto it = by_name.find(want.name);
+            if (it == by_name.end()) throw fail("tensor " + want.name + " is missing from the model file");
+            if (it->second->shape != want.shape)
+                throw fail("tensor " + want.name + " has shape " + shape_str(it->second->shape) + ", config expects " +
+                           shape_str(want.shape));
+            by_name.erase(it);
+        }
+        if (!by_name.empty()) throw fail("tensor " + by_name.begin()->first + " does not belong to this model's config");
     }
     return pf;
 }
@@ -423,13 +455,26 @@ std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Dev
 }
 
 ModelInfo read_model_info(const std::string& path) {
-    // The whole file is checked, as a load does (tensor shapes against the config, the fingerprint).
-    auto impl = load_model_file(path, torch::Device(torch::kCPU));
+    // The whole file is checked as a load checks it (tensor shapes against the config, the fingerprint), but
+    // no network is built: the fingerprint is computed from the stored tensors in the network's order.
+    ParsedFile pf = parse_model_file(path);
+    std::map<std::string, const TensorEntry*> by_name;
+    for (const auto& e : pf.tensors) by_name[e.name] = &e;
+    std::vector<NamedTensor> stored;
     ModelInfo info;
-    info.config = impl->cfg;
-    info.fingerprint = impl->fingerprint;
-    info.meta = impl->meta;
-    for (const auto& p : impl->net->parameters()) info.parameters += static_cast<uint64_t>(p.numel());
+    for (const auto& want : expected_tensors(pf.cfg)) {
+        const TensorEntry& e = *by_name.at(want.name);  // parse_model_file checked that every one is there
+        const uint8_t* p = pf.bytes.data() + pf.data_start + e.offset;
+        auto t = torch::from_blob(const_cast<uint8_t*>(p), e.shape, e.half ? torch::kHalf : torch::kFloat32);
+        stored.push_back({e.name, t, want.buffer});
+        if (!want.buffer) info.parameters += static_cast<uint64_t>(t.numel());
+    }
+    info.fingerprint = fingerprint_of(pf.cfg, stored);
+    if (info.fingerprint != pf.fingerprint)
+        throw error_at(display_name(path), "fingerprint mismatch (the header says " + pf.fingerprint +
+                                               ", the weights give " + info.fingerprint + ")");
+    info.config = pf.cfg;
+    info.meta = pf.meta;
     return info;
 }
 

@@ -404,7 +404,7 @@ std::string render(const Report& r, const MetricsOptions& opt) {
                             {"nnz_per_vector", s.nnz_per_vector}, {"bytes", s.bytes}, {"bpp", s.bpp}});
         j["codes"]["per_record"] = recs;
     }
-    return j.dump(1) + "\n";
+    return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 // Everything --check can name, with its value (means for per-item metrics).
@@ -472,6 +472,8 @@ int metrics_main(const MetricsOptions& opt) {
         throw UsageError("'-' (stdin) can be given only once");
     if (opt.codes == "-" && is_terminal(STDIN_FILENO))
         throw UsageError("--codes -: standard input is a terminal; pipe a code stream or give a file");
+    protect_inputs(opt.inputs);
+    protect_inputs({opt.codes, opt.ref_list, opt.dist_list});
     set_threads(opt.threads);
     const int threads = opt.threads > 0 ? opt.threads : available_cpus();
     const Device device = parse_device(opt.device);

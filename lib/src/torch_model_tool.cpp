@@ -12,6 +12,7 @@ namespace scvae {
 
 int model_init_main(const ModelInitOptions& opt) {
     ModelConfig cfg;
+    protect_inputs({opt.config_file});
     if (!opt.config_file.empty()) {
         auto bytes = read_file(opt.config_file);
         const std::string name = display_name(opt.config_file);
@@ -59,7 +60,7 @@ int model_info_main(const ModelInfoOptions& opt) {
                                 {"factor", c.factor()},
                                 {"config", c.to_json()},
                                 {"meta", info.meta}};
-            std::cout << j.dump() << "\n";
+            std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
             continue;
         }
         if (!first) std::cout << "\n";
@@ -80,7 +81,7 @@ int model_info_main(const ModelInfoOptions& opt) {
                   << "mid_attention: " << (c.mid_attention ? "yes" : "no") << "\n"
                   << "attn_levels: " << ints(c.attn_levels) << "\n"
                   << "groups: " << c.groups << "\n"
-                  << "meta: " << info.meta.dump() << "\n";
+                  << "meta: " << info.meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }
     return 0;
 }

@@ -121,6 +121,8 @@ struct SingleThreaded {
 
 }  // namespace
 
+constexpr size_t kMaxSpectralCells = 4096;
+
 Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt) {
     const size_t n = rec.positions();
     SingleThreaded single(n <= 2048);
@@ -128,7 +130,22 @@ Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt) {
     if (static_cast<size_t>(opt.k) > n)
         throw Error(rec.source + ": k (" + std::to_string(opt.k) + ") is larger than the number of grid cells (" +
                     std::to_string(n) + ")");
-    std::vector<float> X = rec.dense_matrix();
+    // Spectral clustering holds several N x N matrices: bounded here rather than by what a header claims.
+    if (opt.method == SegmentMethod::Spectral && n > kMaxSpectralCells)
+        throw Error(rec.source + ": spectral segmentation of " + std::to_string(n) + " grid cells needs too much memory (at most " +
+                    std::to_string(kMaxSpectralCells) + " cells; use --method kmeans)");
+    // Only the atoms the record uses anywhere matter (the others are zero at every position and change no
+    // distance or similarity), so the dense matrix has one column per used atom: at most nnz columns, not K,
+    // and a record cannot make this allocate more than positions x min(K, nnz) floats.
+    std::vector<int32_t> column(rec.K, -1);
+    size_t used = 0;
+    for (uint16_t a : rec.indices)
+        if (column[a] < 0) column[a] = static_cast<int32_t>(used++);
+    const size_t dim = std::max<size_t>(used, 1);
+    std::vector<float> X(n * dim, 0.0f);
+    for (size_t p = 0; p < n; ++p)
+        for (uint32_t j = rec.row_ptr[p]; j < rec.row_ptr[p + 1]; ++j)
+            X[p * dim + static_cast<size_t>(column[rec.indices[j]])] = rec.values[j];
     KMeansOptions ko;
     ko.k = opt.k;
     ko.iters = opt.iters;
@@ -138,10 +155,10 @@ Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt) {
     std::vector<float> dist(n);
     if (opt.method == SegmentMethod::KMeans) {
         std::vector<float> train = X;
-        Centroids c = kmeans_train(train.data(), n, rec.K, ko);
+        Centroids c = kmeans_train(train.data(), n, dim, ko);
         kmeans_assign(c, X.data(), n, lab.data(), dist.data());
     } else {
-        std::vector<float> E = spectral_embedding(X.data(), n, rec.K, opt.k);
+        std::vector<float> E = spectral_embedding(X.data(), n, dim, opt.k);
         std::vector<float> train = E;
         Centroids c = kmeans_train(train.data(), n, static_cast<size_t>(opt.k), ko);
         kmeans_assign(c, E.data(), n, lab.data(), dist.data());
@@ -207,7 +224,7 @@ struct Outputs {
         }
         nlohmann::json j = segmentation_summary(s, rec, index);
         if (opt.noise > 0) j["noise"] = opt.noise;
-        std::string line = j.dump() + "\n";
+        std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fflush(stdout);
     }
@@ -233,6 +250,7 @@ int segment_main(const SegmentToolOptions& in) {
         throw UsageError("--noise needs images as input (--model MODEL IMAGE...), not a code stream");
     if (opt.batch < 1) throw UsageError("--batch must be at least 1");
     check_output_names(opt);
+    protect_inputs(opt.inputs);
     set_threads(opt.threads);
     set_faiss_threads(opt.threads);
     Outputs out{opt};
@@ -245,7 +263,7 @@ int segment_main(const SegmentToolOptions& in) {
             inputs.push_back("-");
         }
         for_each_record(inputs, [&](const CodeRecord& rec, const std::string&) { out.handle(rec, nullptr); });
-        if (out.count == 0) throw Error("no code records in the input (empty stream)");
+        if (out.count == 0) throw Error(input_names(inputs) + ": no code records (empty stream)");
     } else {
         if (opt.inputs.empty()) throw UsageError("--model needs images to segment (IMAGE...)");
         if (opt.inputs.size() > 1)

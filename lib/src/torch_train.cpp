@@ -23,6 +23,10 @@
 #include <set>
 #include <sstream>
 #include <unistd.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <iterator>
 
 #include "scvae/cli.h"
 #include "scvae/dataset.h"
@@ -421,13 +425,23 @@ void save_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt
     ar.write("rng", at::detail::getDefaultCPUGenerator().get_state());
     const std::string path = dir + "/state.pt", tmp = path + ".tmp." + std::to_string(getpid());
     try {
-        ar.save_to(tmp);
+        // The archive, then a trailer that lets a resume detect damage: "SCCK", u32 CRC-32 of the archive,
+        // u64 archive length (little-endian).
+        std::ostringstream buf;
+        ar.save_to(buf);
+        std::string bytes = buf.str();
+        const uint32_t crc = uint32_t(crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+        const uint64_t len = bytes.size();
+        bytes += "SCCK";
+        for (int i = 0; i < 4; ++i) bytes += char(uint8_t(crc >> (8 * i)));
+        for (int i = 0; i < 8; ++i) bytes += char(uint8_t(len >> (8 * i)));
+        FILE* f = std::fopen(tmp.c_str(), "wb");
+        if (!f) throw Error(std::strerror(errno));
+        const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
+        const int e = errno;
         // flush to disk before the rename, so a crash cannot leave a renamed but empty file
-        FILE* f = std::fopen(tmp.c_str(), "rb");
-        if (f) {
-            fsync(fileno(f));
-            std::fclose(f);
-        }
+        if (ok) fsync(fileno(f));
+        if (std::fclose(f) != 0 || !ok) throw Error(std::strerror(ok ? errno : e));
     } catch (const std::exception& e) {
         std::remove(tmp.c_str());
         throw error_at(path, std::string("cannot write checkpoint: ") + e.what());
@@ -443,7 +457,34 @@ void load_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt
     const char* part = "archive";
     try {
         torch::serialize::InputArchive ar, model_ar, optim_ar;
-        ar.load_from(path);
+        {
+            part = "checksum";
+            std::ifstream in(path, std::ios::binary);
+            if (!in) throw Error(std::strerror(errno));
+            std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            if (in.bad()) throw Error("read error");
+            auto u = [&](size_t at, int n) {
+                uint64_t v = 0;
+                for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(bytes[at + i])) << (8 * i);
+                return v;
+            };
+            const size_t n = bytes.size();
+            const bool trailer = n >= 16 && bytes.compare(n - 16, 4, "SCCK") == 0 && u(n - 8, 8) == n - 16;
+            // A checkpoint from before the trailer is a whole zip archive: it ends with the end-of-central-
+            // directory record ("PK\5\6", 22 bytes without a comment). It is resumed, with a warning.
+            const bool legacy = !trailer && n >= 22 && bytes.compare(n - 22, 4, std::string("PK\x05\x06", 4)) == 0;
+            if (!trailer && !legacy) throw Error("no checksum trailer: damaged or truncated");
+            if (trailer) {
+                bytes.resize(n - 16);
+                if (uint32_t(crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size())) != u(n - 12, 4))
+                    throw Error("checksum mismatch: the file is damaged");
+            } else {
+                warn(path + ": a checkpoint without a checksum (written before checkpoints carried one); resuming");
+            }
+            part = "archive";
+            std::istringstream is(std::move(bytes));
+            ar.load_from(is);
+        }
         ar.read("model", model_ar);
         ar.read("optim", optim_ar);
         part = "weights";
@@ -482,6 +523,7 @@ void load_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt
         at::Generator gen = at::detail::getDefaultCPUGenerator();
         gen.set_state(get("rng"));
     } catch (const Error& e) {
+        if (std::strcmp(part, "checksum") == 0) throw error_at(path, std::string("cannot read checkpoint: ") + e.what());
         throw error_at(path, std::string("cannot read checkpoint: ") + part + " (" + e.what() + "; another model?)");
     } catch (const c10::Error& e) {
         std::string m = e.what_without_backtrace();
@@ -539,7 +581,7 @@ public:
     }
     void write(const nlohmann::json& j) {
         if (!f_) return;
-        std::string s = j.dump() + "\n";
+        std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         std::fwrite(s.data(), 1, s.size(), f_);
         std::fflush(f_);
     }
@@ -655,7 +697,7 @@ int train_main(const TrainOptions& given) {
         if (!resuming) {
             if (fs::exists(o.run_dir + "/state.pt"))
                 throw error_at(o.run_dir, "already holds a run (use --resume to continue it, or another folder)");
-            write_text(o.run_dir + "/options.json", options_to_json(o).dump(2) + "\n");
+            write_text(o.run_dir + "/options.json", options_to_json(o).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
             write_text(o.run_dir + "/config.json", cfg.to_json().dump(2) + "\n");
             std::remove((o.run_dir + "/log.jsonl").c_str());
         } else if (!resume_overrides.empty()) {

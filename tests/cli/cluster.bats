@@ -97,7 +97,10 @@ setup() {
 
 @test "an empty stream is a data error" {
     run -1 bash -c "scvae-cluster -k 2 < /dev/null"
-    assert_output "scvae-cluster: no code records in the input (empty stream)"
+    assert_output "scvae-cluster: <stdin>: no code records (empty stream)"
+    : > empty.scv
+    run -1 scvae-cluster -k 2 empty.scv
+    assert_output "scvae-cluster: empty.scv: no code records (empty stream)"
 }
 
 @test "codes of different grids or models in one run are refused" {

@@ -186,3 +186,10 @@ component() { # STREAM-JSON POS ATOM
     run -2 make -C "$SCVAE_SOURCE_DIR/examples" MODEL="$TINY" PHOTOS="$PWD/photos" OUT="$PWD/out" check CHECK='psnr>=99'  # make exits 2 when a recipe fails
     assert_output --partial "check failed: psnr"
 }
+
+@test "a source name that the edit tag makes too long is one message naming the input once" {
+    scvae-encode -m "$TINY" --json "$IMAGES/photo1.jpg" | jq -c --arg s "$(printf 'x%.0s' {1..4096})" '.source=$s | del(.crc32)' > long.jsonl
+    run -1 --separate-stderr scvae-edit --set 0=1 -o e.scv long.jsonl
+    assert_equal "$stderr" "scvae-edit: long.jsonl: record 1: source name of 4103 bytes is too long (at most 4096)"
+    assert_no_file e.scv
+}

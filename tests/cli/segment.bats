@@ -99,7 +99,7 @@ PY
     run -1 scvae-segment -k $((cells + 1)) ab.scv
     assert_output "scvae-segment: a.png: k ($((cells + 1))) is larger than the number of grid cells ($cells)"
     run -1 bash -c "scvae-segment < /dev/null"
-    assert_output "scvae-segment: no code records in the input (empty stream)"
+    assert_output "scvae-segment: <stdin>: no code records (empty stream)"
     run -2 scvae-segment --method watershed ab.scv
     assert_output --partial "expected kmeans or spectral"
     run -2 scvae-segment -k 1 ab.scv

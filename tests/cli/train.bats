@@ -300,3 +300,29 @@ Try 'scvae-train --help' for more information."
         <(head -c 100000 "$BATS_TEST_TMPDIR/atoms/best.scvm" | tail -c +17 | head -c "$(od -An -tu4 -j12 -N4 "$BATS_TEST_TMPDIR/atoms/best.scvm" | tr -d ' ')")
     assert_output "true"
 }
+
+@test "resume: a checkpoint with one flipped byte is refused (exit 1); the good one resumes" {
+    d=$BATS_TEST_TMPDIR/flip
+    run -0 scvae-train "${FAST[@]}" --steps 2 -o "$d" "$IMGS"
+    cp "$d/state.pt" "$BATS_TEST_TMPDIR/good.pt"
+    size=$(stat -c %s "$d/state.pt")
+    # one byte in the middle of the archive (the weights), changed in place
+    at=$((size / 2))
+    byte=$(od -An -tu1 -j "$at" -N1 "$d/state.pt" | tr -d ' ')
+    printf "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$d/state.pt" bs=1 seek="$at" conv=notrunc status=none
+    run -1 --separate-stderr scvae-train --resume "$d" --steps 3 -t 1 --data-threads 1
+    assert_equal "$stderr" "scvae-train: $d/state.pt: cannot read checkpoint: checksum mismatch: the file is damaged"
+    # the refused checkpoint was not replaced; the good one resumes
+    cmp -s "$d/state.pt" "$BATS_TEST_TMPDIR/good.pt" && fail "the damaged checkpoint should still be there"
+    cp "$BATS_TEST_TMPDIR/good.pt" "$d/state.pt"
+    run -0 scvae-train --resume "$d" --steps 3 -t 1 --data-threads 1
+    assert_output --partial "resuming at step 2"
+    # a checkpoint cut short is refused too
+    head -c 1000 "$BATS_TEST_TMPDIR/good.pt" > "$d/state.pt"
+    run -1 --separate-stderr scvae-train --resume "$d" --steps 4 -t 1 --data-threads 1
+    assert_equal "$stderr" "scvae-train: $d/state.pt: cannot read checkpoint: no checksum trailer: damaged or truncated"
+    # a checkpoint from before the trailer (the archive alone) still resumes, with a warning
+    head -c $(($(stat -c %s "$BATS_TEST_TMPDIR/good.pt") - 16)) "$BATS_TEST_TMPDIR/good.pt" > "$d/state.pt"
+    run -0 --separate-stderr scvae-train --resume "$d" --steps 4 -t 1 --data-threads 1
+    [[ $stderr == *"state.pt: a checkpoint without a checksum (written before checkpoints carried one); resuming"* ]]
+}

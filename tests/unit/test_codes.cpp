@@ -312,6 +312,9 @@ TEST(CodeRecord, DenseAndSetDense) {
     const float m[2 * 4] = {0, 1.5f, 0, -2, 0, 0, 0, 0};
     CodeRecord r;
     r.fingerprint = "00000000000000aa";
+    r.n = 4;
+    r.image_width = 2;
+    r.image_height = 1;
     r.grid_h = 1;
     r.grid_w = 2;
     r.set_dense(m, 2, 4);
@@ -358,6 +361,37 @@ TEST(CodeRecord, ValidateReasons) {
     r = good;
     r.values[r.row_ptr[p]] = INFINITY;
     EXPECT_EQ(reason(r), "value is NaN or infinite at position " + std::to_string(p));
+    // Every header field has a documented range (scvae-codes(5), "Limits").
+    r = good;
+    r.values[r.row_ptr[p]] = 1e20f;
+    EXPECT_EQ(reason(r), "value out of range (1e+20, |value| at most 1e15) at position " + std::to_string(p));
+    r.values[r.row_ptr[p]] = -1e15f;
+    EXPECT_EQ(reason(r), "");
+    r = good;
+    r.n = 0;
+    EXPECT_EQ(reason(r), "n=0 out of range (1..65536)");
+    r = good;
+    for (uint32_t d : {17u, 32u, 64u, 1000u}) {
+        r.d = d;
+        EXPECT_EQ(reason(r), "d=" + std::to_string(d) + " out of range (0..16)");
+    }
+    r = good;
+    r.image_channels = 2;
+    EXPECT_EQ(reason(r), "image channels 2 out of range (1 or 3)");
+    r = good;
+    r.image_height = 0;
+    EXPECT_EQ(reason(r).rfind("image size ", 0), 0u);
+    r = good;
+    r.image_width = 100000;
+    r.image_height = 100000;
+    EXPECT_EQ(reason(r), "image size 100000x100000 out of range (1..100000000 pixels)");
+    r = good;
+    r.d += 1;
+    EXPECT_NE(reason(r).find("does not fit image size"), std::string::npos);
+    r = good;
+    r.image_width -= 8;  // the padding must be less than 2^d
+    r.pad_right += 8;
+    EXPECT_NE(reason(r).find("does not fit image size"), std::string::npos);
 }
 
 // ================================================================ round trips
@@ -422,7 +456,7 @@ TEST(Codes, HalfEdgeValuesRoundTrip) {
 TEST(Codes, JsonRoundTrip) {
     std::vector<CodeRecord> recs = {random_record(6), random_record(7, 32, 32), random_record(8, 1, 1, 8, 1.0)};
     recs[0].source = "dir with spaces/\"quoted\"\\name\t.png";
-    recs[2].values = {-0.0f, 1e-38f, 3.4028235e38f, 1.17549435e-38f, 1.4e-45f, 0.1f, 16777217.0f, -7.0f};
+    recs[2].values = {-0.0f, 1e-38f, 1e15f, 1.17549435e-38f, 1.4e-45f, 0.1f, 16777217.0f, -7.0f};
     CodeWriterOptions opt;
     opt.encoding = CodesEncoding::Json;
     const Bytes bytes = serialize_all(recs, opt);

@@ -565,6 +565,67 @@ TEST(ModelFile, RefusesBadFiles) {
     std::remove(bad.c_str());
 }
 
+TEST(ModelFile, ExpectedTensorsMatchTheNetwork) {
+    // expected_tensors() works the shapes out from the config alone; it must list exactly what the network has.
+    std::vector<ModelConfig> cfgs;
+    for (const auto& name : ModelConfig::preset_names()) cfgs.push_back(ModelConfig::preset_config(name));
+    auto odd = ModelConfig::preset_config("tiny");
+    odd.num_res_blocks = 2;
+    odd.attn_levels = {0, 2};
+    odd.mid_attention = false;
+    odd.ch_mult = {1, 3, 2};
+    cfgs.push_back(odd);
+    for (const auto& cfg : cfgs) {
+        if (cfg.channels > 64) continue;  // building the paper presets takes too long for a unit test
+        SCVAE net(cfg);
+        std::vector<TensorShape> real;
+        for (const auto& p : net->named_parameters(true)) real.push_back({p.key(), p.value().sizes().vec(), false});
+        for (const auto& b : net->named_buffers(true)) real.push_back({b.key(), b.value().sizes().vec(), true});
+        auto want = expected_tensors(cfg);
+        ASSERT_EQ(want.size(), real.size()) << cfg.to_json().dump();
+        for (size_t i = 0; i < want.size(); ++i) {
+            EXPECT_EQ(want[i].name, real[i].name) << i;
+            EXPECT_EQ(want[i].shape, real[i].shape) << want[i].name;
+            EXPECT_EQ(want[i].buffer, real[i].buffer) << want[i].name;
+        }
+    }
+}
+
+TEST(ModelFile, HostileHeaders) {
+    Codec& c = tiny_codec();
+    std::string good = tmp_path("hostile-good.scvm"), bad = tmp_path("hostile-bad.scvm");
+    c.save(good, {});
+    auto bytes = slurp(good);
+    auto errors = [&](const std::vector<uint8_t>& b) {
+        spit(bad, b);
+        std::string e1 = error_of([&] { Codec::load(bad); });
+        std::string e2 = error_of([&] { read_model_info(bad); });
+        EXPECT_EQ(e1, e2);
+        return e1;
+    };
+    // A config that asks for a huge network is refused from the header, before anything is allocated
+    // (K = 65535 would need a 17 GB matrix, channels = 4096 gigabytes of convolutions).
+    EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["K"] = 65535; })),
+              bad + ": tensor lista.W_e has shape [32,16], config expects [65535,16]");
+    EXPECT_NE(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["channels"] = 4096; })).find("config expects"),
+              std::string::npos);
+    // A shape of non-integers, a shape whose byte count wraps around, overlapping tensors.
+    EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["tensors"][0]["shape"][0] = 8.5; })),
+              bad + ": corrupt model file header (tensor encoder.body.0.weight has a bad shape)");
+    EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) {
+                  j["tensors"][0]["shape"] = {int64_t(1) << 32, int64_t(1) << 32};
+                  j["tensors"][0]["bytes"] = 0;
+              })),
+              bad + ": corrupt model file header (tensor encoder.body.0.weight has a bad shape)");
+    EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["tensors"][1]["offset"] = 4; })),
+              bad + ": corrupt model file header (tensors encoder.body.0.weight and encoder.body.0.bias overlap)");
+    // info gives the same facts as a load, without building the network.
+    ModelInfo info = read_model_info(good);
+    EXPECT_EQ(info.fingerprint, c.fingerprint());
+    std::remove(good.c_str());
+    std::remove(bad.c_str());
+}
+
 TEST(ModelFile, CheckedInTinyModelLoads) {
     std::string path = std::string(SCVAE_TEST_DATA) + "/tiny.scvm";
     Codec c = Codec::load(path);

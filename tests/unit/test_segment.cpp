@@ -162,6 +162,24 @@ TEST(SegmentCodes, KMeansFindsTheBlobToo) {
     EXPECT_THROW(segment_codes(rec, o), Error);
 }
 
+TEST(SegmentCodes, ImagesOfHostileRecordsAreRefusedNotReadOutOfBounds) {
+    // d >= 32 once made the pixel->cell shift undefined and read far outside the label array.
+    CodeRecord rec = blob_record(8, 8, 1, 4, 1, 5);
+    SegmentOptions o;
+    o.method = SegmentMethod::KMeans;
+    o.k = 2;
+    Segmentation s = segment_codes(rec, o);
+    EXPECT_EQ(label_map_image(s, rec).width, static_cast<int>(rec.image_width));
+    for (uint32_t d : {17u, 32u, 64u}) {
+        CodeRecord bad = rec;
+        bad.d = d;
+        bad.image_width = 1;
+        bad.image_height = 10000000;
+        EXPECT_THROW(label_map_image(s, bad), Error) << d;
+        EXPECT_THROW(mask_image(s, bad), Error) << d;
+    }
+}
+
 TEST(SegmentCodes, SpectralThreeClasses) {
     // Border code, a centre blob and a second distinct blob: three classes, both blobs foreground.
     CodeRecord rec = blob_record(10, 10, 2, 5, 2, 5);

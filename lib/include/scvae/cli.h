@@ -17,6 +17,14 @@
 #include <string>
 #include <vector>
 
+// cxxopts splits the values of std::vector options on a delimiter (',' by default), which would split file
+// names such as "IMG 1, 2.png" in two. No argument can hold a NUL byte, so NUL as the delimiter means never
+// split: every byte of a positional argument but NUL passes through. This header is the only place that
+// includes cxxopts, so every translation unit sees the same definition.
+#ifdef CXXOPTS_VECTOR_DELIMITER
+#error "cxxopts must be included through scvae/cli.h"
+#endif
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 
 #include "scvae/error.h"

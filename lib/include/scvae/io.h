@@ -31,7 +31,10 @@ private:
 
 // An output that appears only when complete: writes go to "<path>.tmp.XXXXXX" in the same folder and
 // commit() renames it over `path`. If commit() is never called (an error, an exception) the temporary file
-// is removed and `path` is untouched. "-" writes straight to stdout (commit() flushes and checks ferror).
+// is removed and `path` is untouched; SIGINT, SIGTERM and SIGHUP (where their action is the default) remove
+// live temporary files before the process ends. "-" writes straight to stdout (commit() flushes and checks
+// ferror). A `path` that names a device, FIFO or socket is written straight through (not replaced); a
+// symbolic link is followed and the file it points to is replaced, so the link stays a link.
 class AtomicOutput {
 public:
     explicit AtomicOutput(const std::string& path);
@@ -48,11 +51,20 @@ private:
     FILE* f_ = nullptr;
     std::string path_, tmp_, name_;
     bool is_stdout_ = false;
+    bool direct_ = false;  // a device, FIFO or socket: written straight through, nothing renamed
     bool committed_ = false;
+    int slot_ = -1;        // this temp file's slot in the list a fatal signal's handler removes
 };
 
 // Atomically writes `data` to `path` ("-" = stdout).
 void write_file_atomic(const std::string& path, const void* data, size_t size);
+
+// Remembers the existing regular files among `inputs` (by device and inode): an AtomicOutput that would
+// replace one of them throws Error("<output>: is the input <input>; refusing to overwrite an input").
+void protect_inputs(const std::vector<std::string>& inputs);
+
+// The display names of inputs joined by ", " ("<stdin>" for none), for messages about them all.
+std::string input_names(const std::vector<std::string>& inputs);
 
 // True when fd refers to a terminal.
 bool is_terminal(int fd);

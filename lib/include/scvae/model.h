@@ -42,6 +42,17 @@ struct ModelConfig {
     static std::vector<std::string> preset_names();
 };
 
+// One tensor of the network a config describes, as a model file lists it.
+struct TensorShape {
+    std::string name;            // LibTorch's dotted name, e.g. "encoder.body.0.weight"
+    std::vector<int64_t> shape;
+    bool buffer = false;         // a buffer (lista.D) rather than a parameter
+};
+// The tensors of the network `cfg` describes, in the order of named_parameters() then named_buffers(),
+// worked out from the config alone (nothing is allocated): a model file's header is checked against it
+// before a network is built. tests/unit/test_model.cpp checks it against the real network.
+std::vector<TensorShape> expected_tensors(const ModelConfig& cfg);
+
 enum class Device { CPU, CUDA };
 Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws UsageError
 
