@@ -478,6 +478,8 @@ ModelInfo read_model_info(const std::string& path) {
     return info;
 }
 
+void init_worker_thread() { torch::set_num_threads(1); }
+
 void set_threads(int n) {
     if (n <= 0) n = available_cpus();
     torch::set_num_threads(n);

@@ -295,3 +295,36 @@ setup() {
     run -0 --separate-stderr scvae-encode -o p.scv "$IMAGES/photo1.jpg"
     [[ -z $stderr ]]
 }
+
+@test "several images on two workers: the same bytes as one thread, in input order; --keep-going in the middle" {
+    cd "$BATS_TEST_TMPDIR"
+    imgs=("$IMAGES/photo1.jpg" "$IMAGES/photo2.png" "$IMAGES/photo3.jpg" "$IMAGES/photo64.png" "$IMAGES/gradient.png")
+    scvae-encode -t 2 -o par.scv "${imgs[@]}"
+    scvae-encode -t 1 -o one.scv "${imgs[@]}"
+    cmp par.scv one.scv
+    run -0 bash -c "scvae-encode -t 2 --json ${imgs[*]} | jq -r .source"
+    assert_output "$(printf '%s\n' "${imgs[@]}")"
+    run -1 --separate-stderr scvae-encode -t 2 -k -o kg.scv "${imgs[0]}" "$IMAGES/notimage.png" "${imgs[2]}" "${imgs[3]}"
+    [[ $stderr == *"notimage.png: not a PNG or JPEG file"* ]]
+    [[ $stderr == *"1 of 4 images could not be encoded"* ]]
+    run -0 bash -c "cat kg.scv | scvae-metrics --codes - | jq .codes.records"
+    assert_output "3"
+    # decoding on two workers writes the same images as one thread, named in stream order
+    scvae-decode -t 2 -o 'p/{index}-{stem}.png' par.scv
+    scvae-decode -t 1 -o 'o/{index}-{stem}.png' par.scv
+    for f in o/*.png; do cmp "$f" "p/${f#o/}"; done
+    run -0 bash -c "ls p | sort -n"
+    assert_output "$(printf '0-photo1.png\n1-photo2.png\n2-photo3.png\n3-photo64.png\n4-gradient.png')"
+}
+
+@test "two decode workers: the records before a damaged one are written, then exit 1" {
+    cd "$BATS_TEST_TMPDIR"
+    scvae-encode -o a.scv "$IMAGES/photo1.jpg" "$IMAGES/photo3.jpg" "$IMAGES/gradient.png"
+    size=$(stat -c %s a.scv)
+    head -c $((size - 5)) a.scv > cut.scv
+    run -1 --separate-stderr scvae-decode -t 2 -o 'd/{index}.png' cut.scv
+    [[ $stderr == "scvae-decode: cut.scv: record 3: "* ]] || fail "$stderr"
+    [ -s d/0.png ]
+    [ -s d/1.png ]
+    [ ! -e d/2.png ]
+}

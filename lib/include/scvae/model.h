@@ -59,6 +59,12 @@ Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws UsageError
 // Sets LibTorch's intra-op threads (and OpenMP/OpenBLAS); n <= 0 means available_cpus().
 void set_threads(int n);
 
+// Makes the calling thread run LibTorch operations on itself alone (one intra-op thread), for a thread that runs
+// Codec calls beside other such threads (image-level parallelism; see WorkerPool in codec_tools.cpp). Call it
+// when the thread starts, before any other thread of the pool computes: LibTorch's per-thread set-up clears
+// shared caches. After set_threads(1) in the main thread.
+void init_worker_thread();
+
 // Summary read from a model file without building the networks.
 struct ModelInfo {
     ModelConfig config;
