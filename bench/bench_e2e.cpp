@@ -68,8 +68,84 @@ struct Proc {
 
 double secs(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
 
-// Runs argv with stdout and stderr to `log`, waits, and measures it.
+// Linux carries a process's peak RSS across execve into its children's accounting (and vfork children share
+// the parent's memory), so a tool spawned from this process, once it holds a model, would report at least this
+// process's peak. The tools are therefore started by a small spawner process forked at the start of main(),
+// before anything large is loaded: it reads a command (NUL-separated arguments, then an empty one) from a
+// pipe, runs it, and writes back the wait4 status and rusage.
+int g_to_spawner = -1, g_from_spawner = -1;
+
+Proc run_here(const std::vector<std::string>& argv, const std::string& log);
+
+void spawner_loop(int in, int out) {
+    FILE* f = fdopen(in, "rb");
+    while (true) {
+        std::vector<std::string> args;
+        std::string cur;
+        int c;
+        bool eof = false;
+        while (true) {
+            c = std::fgetc(f);
+            if (c == EOF) {
+                eof = true;
+                break;
+            }
+            if (c != 0) {
+                cur.push_back(char(c));
+                continue;
+            }
+            if (cur.empty()) break;  // end of the command
+            args.push_back(cur);
+            cur.clear();
+        }
+        if (eof) _exit(0);
+        std::string log = args.back();
+        args.pop_back();
+        Proc p = run_here(args, log);
+        if (write(out, &p, sizeof p) != ssize_t(sizeof p)) _exit(1);
+    }
+}
+
+void start_spawner() {
+    int a[2], b[2];
+    if (pipe(a) != 0 || pipe(b) != 0) {
+        std::perror("pipe");
+        std::exit(1);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(a[1]);
+        close(b[0]);
+        spawner_loop(a[0], b[1]);
+    }
+    close(a[0]);
+    close(b[1]);
+    g_to_spawner = a[1];
+    g_from_spawner = b[0];
+}
+
+// Runs argv with stdout and stderr to `log` (through the spawner), waits, and measures it.
 Proc run(const std::vector<std::string>& argv, const std::string& log) {
+    std::string msg;
+    for (const auto& s : argv) msg += s + std::string(1, '\0');
+    msg += log + std::string(1, '\0') + std::string(1, '\0');
+    if (write(g_to_spawner, msg.data(), msg.size()) != ssize_t(msg.size())) {
+        std::perror("spawner");
+        std::exit(1);
+    }
+    Proc p;
+    if (read(g_from_spawner, &p, sizeof p) != ssize_t(sizeof p)) {
+        std::fprintf(stderr, "bench_e2e: the spawner died\n");
+        std::exit(1);
+    }
+    if (!WIFEXITED(p.status) || WEXITSTATUS(p.status) != 0) {
+        std::fprintf(stderr, "bench_e2e: %s failed (status %d); log: %s\n", argv[0].c_str(), p.status, log.c_str());
+        std::exit(1);
+    }
+    return p;
+}
+
+Proc run_here(const std::vector<std::string>& argv, const std::string& log) {
     std::vector<char*> a;
     for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
@@ -92,10 +168,6 @@ Proc run(const std::vector<std::string>& argv, const std::string& log) {
     p.user = double(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
     p.sys = double(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
     p.rss_mib = double(ru.ru_maxrss) / 1024.0;
-    if (!WIFEXITED(p.status) || WEXITSTATUS(p.status) != 0) {
-        std::fprintf(stderr, "bench_e2e: %s failed (status %d); log: %s\n", argv[0].c_str(), p.status, log.c_str());
-        std::exit(1);
-    }
     return p;
 }
 
@@ -200,6 +272,7 @@ double train_floor(const std::string& model, int size, int batch, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    start_spawner();  // first, while this process is small
     Args a;
     for (int i = 1; i < argc; ++i) {
         std::string s = argv[i];
