@@ -5,7 +5,7 @@
 // and freed once per layer, so with the defaults every layer maps fresh pages and faults them in again: the
 // tools spent 30-45 % of their time in the kernel (bench/bench_e2e measures it). tune_allocator() keeps freed
 // memory in the process instead (mallopt: no mmap for large blocks, heap trimmed only above 1 GiB of free
-// top), which brings the kernel's share under a few per cent at the cost of a peak RSS that is kept rather
+// top, one arena for every thread), which brings the kernel's share under a few per cent at the cost of a peak RSS that is kept rather
 // than returned.
 //
 // Every scvae program calls it first (run_tool), and so do Codec::load, Codec::init and training, so a program
