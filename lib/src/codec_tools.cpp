@@ -169,6 +169,12 @@ std::vector<std::string> gather_inputs(const EncodeOptions& opt) {
 
 }  // namespace
 
+namespace {
+void encode_batches(const EncodeOptions& opt, const std::vector<std::string>& inputs, Codec& codec,
+                    CodeWriter& writer, AtomicOutput& out, Progress& progress,
+                    const std::function<void(const std::string&)>& unreadable);
+}  // namespace
+
 int encode_main(const EncodeOptions& opt) {
     if (opt.batch < 1) throw UsageError("--batch must be at least 1");
     std::vector<std::string> inputs = gather_inputs(opt);
@@ -186,6 +192,12 @@ int encode_main(const EncodeOptions& opt) {
 
     size_t failures = 0;
     Progress progress(opt.quiet, "images", inputs.size());
+    // An unreadable image stops the run, or with --keep-going is reported and counted.
+    auto unreadable = [&](const std::string& error) {
+        if (!opt.keep_going) throw Error(error);
+        warn(error);
+        ++failures;
+    };
     const int workers = image_workers(opt.threads, opt.batch, opt.device, inputs.size());
     if (workers > 1) {
         // Each worker reads and encodes whole images; records are written in input order.
@@ -217,23 +229,30 @@ int encode_main(const EncodeOptions& opt) {
             Result r = inflight.front().get();
             inflight.pop_front();
             if (!r.rec) {
-                if (!opt.keep_going) throw Error(r.error);
-                warn(r.error);
-                ++failures;
+                unreadable(r.error);
                 continue;
             }
             writer.write(*r.rec);
             if (out.is_stdout()) std::fflush(stdout);
         }
-        progress.update(inputs.size());
-        out.commit();
-        if (failures > 0) {
-            warn(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " images could not be encoded");
-            return kExitData;
-        }
-        return kExitOk;
+    } else {
+        encode_batches(opt, inputs, codec, writer, out, progress, unreadable);
     }
-    // Images of the next batch are decoded on another thread while the network runs on this one.
+    progress.update(inputs.size());
+    out.commit();
+    if (failures > 0) {
+        warn(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " images could not be encoded");
+        return kExitData;
+    }
+    return kExitOk;
+}
+
+namespace {
+
+// Batches of --batch images; the next batch is decoded on another thread while the network runs on this one.
+void encode_batches(const EncodeOptions& opt, const std::vector<std::string>& inputs, Codec& codec,
+                    CodeWriter& writer, AtomicOutput& out, Progress& progress,
+                    const std::function<void(const std::string&)>& unreadable) {
     auto load_batch = [&inputs, &opt](size_t start) {
         std::vector<LoadedImage> batch;
         for (size_t i = start; i < inputs.size() && i < start + static_cast<size_t>(opt.batch); ++i)
@@ -250,9 +269,7 @@ int encode_main(const EncodeOptions& opt) {
         std::vector<std::string> names;
         for (auto& li : batch) {
             if (!li.image) {
-                if (!opt.keep_going) throw Error(li.error);
-                warn(li.error);
-                ++failures;
+                unreadable(li.error);
                 continue;
             }
             images.push_back(std::move(*li.image));
@@ -263,14 +280,9 @@ int encode_main(const EncodeOptions& opt) {
         for (const auto& r : recs) writer.write(r);
         if (out.is_stdout()) std::fflush(stdout);
     }
-    progress.update(inputs.size());
-    out.commit();
-    if (failures > 0) {
-        warn(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " images could not be encoded");
-        return kExitData;
-    }
-    return kExitOk;
 }
+
+}  // namespace
 
 namespace {
 

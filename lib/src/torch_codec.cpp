@@ -470,6 +470,9 @@ ModelInfo read_model_info(const std::string& path) {
         if (!want.buffer) info.parameters += static_cast<uint64_t>(t.numel());
     }
     info.fingerprint = fingerprint_of(pf.cfg, stored);
+    // a file from before the fingerprint was fixed keeps its stored one, as a load does
+    if (info.fingerprint != pf.fingerprint && fingerprint_of(pf.cfg, stored, FingerprintKind::Legacy) == pf.fingerprint)
+        info.fingerprint = pf.fingerprint;
     if (info.fingerprint != pf.fingerprint)
         throw error_at(display_name(path), "fingerprint mismatch (the header says " + pf.fingerprint +
                                                ", the weights give " + info.fingerprint + ")");

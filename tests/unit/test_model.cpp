@@ -698,6 +698,7 @@ TEST(ModelFile, LegacyFingerprintStillLoads) {
     const std::string legacy = std::string(SCVAE_TEST_DATA) + "/legacy/tiny-legacy-fingerprint.scvm";
     Codec old = Codec::load(legacy);
     EXPECT_EQ(old.fingerprint(), "7e9399e40796bf11");
+    EXPECT_EQ(read_model_info(legacy).fingerprint, "7e9399e40796bf11");  // info reads it without a network
     Codec now = Codec::load(std::string(SCVAE_TEST_DATA) + "/tiny.scvm");
     EXPECT_NE(now.fingerprint(), old.fingerprint());
     EXPECT_EQ(old.config().to_json(), now.config().to_json());
