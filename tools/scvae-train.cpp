@@ -30,14 +30,14 @@ static scvae::TrainOptions parse(int argc, char** argv) {
         ("init-alpha", "a new model's LISTA thresholds start at A/L (default: --alpha)", cxxopts::value<S>())
         ("lr", "Adam learning rate", cxxopts::value<S>()->default_value("1e-4"))
         ("adam-eps", "Adam's epsilon", cxxopts::value<S>()->default_value("1e-8"))
-        ("b,batch", "images per step and process", cxxopts::value<S>()->default_value("16"))
+        ("b,batch", "images per step (split over --procs; per process under torchrun or Slurm)", cxxopts::value<S>()->default_value("16"))
         ("epochs", "epochs to train", cxxopts::value<S>()->default_value("10"))
         ("steps", "train this many steps instead of --epochs", cxxopts::value<S>())
         ("grad-clip", "clip the gradient norm (0: off)", cxxopts::value<S>()->default_value("0"))
         ("seed", "random seed (initial weights, data order, crops)", cxxopts::value<S>()->default_value("0"))
-        ("val-every", "validate (and checkpoint) every N steps (default: every epoch)", cxxopts::value<S>()->default_value("0"))
+        ("val-every", "validate (and checkpoint) every N steps (default: every epoch)", cxxopts::value<S>())
         ("checkpoint-every", "also checkpoint every N steps", cxxopts::value<S>()->default_value("0"))
-        ("log-every", "log line every N steps (default: about 20 per run, at most every 100)", cxxopts::value<S>()->default_value("0"))
+        ("log-every", "log line every N steps (default: about 20 per run, at most every 100)", cxxopts::value<S>())
         ("half", "store the best/last models in 16-bit floats")
         ("procs", "local data-parallel processes sharing the batch (default: one per CPU when the batch divides)", cxxopts::value<S>())
         ("t,threads", "CPU threads per process (default: the CPUs divided by the processes)", cxxopts::value<S>())
@@ -97,9 +97,9 @@ static scvae::TrainOptions parse(int argc, char** argv) {
     if (r.count("steps")) opt.steps = num("steps", 1, 2147483647);
     opt.grad_clip = real("grad-clip");
     opt.seed = static_cast<uint64_t>(num("seed", 0, 2147483647));
-    opt.val_every = num("val-every", 0, 2147483647);
+    if (r.count("val-every")) opt.val_every = num("val-every", 0, 2147483647);
     opt.checkpoint_every = num("checkpoint-every", 0, 2147483647);
-    opt.log_every = num("log-every", 0, 2147483647);
+    if (r.count("log-every")) opt.log_every = num("log-every", 0, 2147483647);
     opt.half = r.count("half") > 0;
     opt.quiet = r.count("quiet") > 0;
     if (r.count("threads")) opt.threads = num("threads", 1, 4096);
