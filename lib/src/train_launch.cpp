@@ -140,6 +140,18 @@ int launch_local_procs(const TrainOptions& o) {
         sigaction(SIGHUP, &old_hup, nullptr);
     };
 
+    // Ranks other than 0 would repeat rank 0's messages (a bad image, a missing folder): their standard error goes
+    // to an unlinked temporary file and is shown only when rank 0 did not report an error of its own.
+    std::vector<FILE*> captured(size_t(n), nullptr);
+    for (int r = 1; r < n; ++r) captured[size_t(r)] = std::tmpfile();
+    struct CloseCaptured {
+        std::vector<FILE*>& files;
+        ~CloseCaptured() {
+            for (FILE* f : files)
+                if (f) std::fclose(f);
+        }
+    } close_captured{captured};
+
     std::fflush(stdout);
     std::fflush(stderr);
     for (int r = 0; r < n; ++r) {
@@ -154,6 +166,7 @@ int launch_local_procs(const TrainOptions& o) {
             signal(SIGINT, SIG_DFL);
             signal(SIGTERM, SIG_DFL);
             signal(SIGHUP, SIG_DFL);
+            if (captured[size_t(r)]) dup2(fileno(captured[size_t(r)]), STDERR_FILENO);
             setenv("WORLD_SIZE", std::to_string(n).c_str(), 1);
             setenv("RANK", std::to_string(r).c_str(), 1);
             setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
@@ -168,9 +181,9 @@ int launch_local_procs(const TrainOptions& o) {
     }
 
     // Wait for every rank. When one fails, the others would wait for it in the next all-reduce until the
-    // rendezvous timeout: stop them (SIGTERM, then SIGKILL after a grace period).
-    int rc = 0, alive = n;
-    bool failed = false;
+    // rendezvous timeout: stop them (SIGTERM, then SIGKILL, after grace periods).
+    int rc = 0, alive = n, rank0 = 0;
+    bool failed = false, termed = false;
     auto failed_at = std::chrono::steady_clock::now();
     std::vector<bool> done(size_t(n), false);
     while (alive > 0) {
@@ -178,7 +191,15 @@ int launch_local_procs(const TrainOptions& o) {
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid < 0 && errno != EINTR) break;
         if (pid <= 0) {
-            if (failed && std::chrono::steady_clock::now() - failed_at > std::chrono::seconds(10))
+            // The others usually fail on their own within moments (the same bad data, or Gloo noticing the
+            // lost peer) and report it; after 5 s they are asked to stop, after 15 s killed.
+            const auto since = std::chrono::steady_clock::now() - failed_at;
+            if (failed && !termed && since > std::chrono::seconds(5)) {
+                termed = true;
+                for (int i = 0; i < n; ++i)
+                    if (!done[size_t(i)]) kill(g_children[i], SIGTERM);
+            }
+            if (failed && since > std::chrono::seconds(15))
                 for (int i = 0; i < n; ++i)
                     if (!done[size_t(i)]) kill(g_children[i], SIGKILL);
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -189,17 +210,27 @@ int launch_local_procs(const TrainOptions& o) {
             done[size_t(i)] = true;
             --alive;
             int code = status_code(status);
+            if (i == 0) rank0 = code;
             if (code != 0 && rc == 0) rc = code;
             if (code != 0 && !failed && !g_forwarded) {
                 failed = true;
                 failed_at = std::chrono::steady_clock::now();
-                for (int k = 0; k < n; ++k)
-                    if (!done[size_t(k)]) kill(g_children[k], SIGTERM);
             }
         }
     }
     g_nchildren = 0;
     restore();
+    // Rank 0 exits 1 after reporting its own error; otherwise (it succeeded, or was stopped because another rank
+    // failed) the other ranks' messages are the news.
+    if (rank0 != 1)
+        for (int r = 1; r < n; ++r) {
+            FILE* f = captured[size_t(r)];
+            if (!f) continue;
+            std::rewind(f);
+            char buf[4096];
+            size_t got;
+            while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) std::fwrite(buf, 1, got, stderr);
+        }
     return rc;
 }
 

@@ -22,6 +22,15 @@ children() {
     return 0
 }
 
+# wait_for_training RUN_DIR: until the run has logged a training step (at most 30 s)
+wait_for_training() {
+    for _ in $(seq 1 300); do
+        grep -q '"type":"train"' "$1/log.jsonl" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # fingerprint LOGFILE RANK: the fingerprint a --rank-model run printed for that rank
 fingerprint() {
     sed -n "s/.*rank $2: weights .* (fingerprint \([0-9a-f]*\)).*/\1/p" "$1"
@@ -133,10 +142,7 @@ fingerprint() {
         d=$BATS_TEST_TMPDIR/run-$sig
         scvae-train "${FAST[@]}" --steps 100000 --log-every 1 -o "$d" "$IMGS" 2> "$d.err" &
         pid=$!
-        for _ in $(seq 1 300); do
-            grep -q '"type":"train"' "$d/log.jsonl" 2>/dev/null && break
-            sleep 0.1
-        done
+        wait_for_training "$d"
         kill -$sig $pid
         rc=0
         wait $pid || rc=$?
@@ -224,6 +230,12 @@ Try 'scvae-train --help' for more information."
     echo "$IMGS/photo1.jpg" > "$BATS_TEST_TMPDIR/list"
     run -2 --separate-stderr scvae-train "${FAST[@]}" --procs 2 --files-from - -o "$BATS_TEST_TMPDIR/x" < "$BATS_TEST_TMPDIR/list"
     [[ $stderr == "scvae-train: --procs: --files-from - (stdin) can be read by one process only"* ]]
+    # an error every rank meets (no readable image) is reported once, not once per rank
+    printf 'x' > "$BATS_TEST_TMPDIR/bad.png"
+    run -1 --separate-stderr scvae-train --preset tiny --size 16 -b 2 --procs 2 --steps 1 -o "$BATS_TEST_TMPDIR/bad" \
+        "$BATS_TEST_TMPDIR/bad.png"
+    assert_equal "$stderr" "scvae-train: $BATS_TEST_TMPDIR/bad.png: not a PNG or JPEG file (skipped)
+scvae-train: training set: no readable images"
     run -2 scvae-train "${FAST[@]}" --procs 0 -o "$BATS_TEST_TMPDIR/x" "$IMGS"
     assert_output --partial "--procs"
     assert_no_file "$BATS_TEST_TMPDIR/x/options.json"
@@ -234,10 +246,7 @@ Try 'scvae-train --help' for more information."
     scvae-train --preset tiny --size 16 --data-threads 1 --seed 5 -b 2 --procs 2 --steps 100000 --log-every 1 \
         -o "$d" "$IMGS" 2> "$d.err" &
     pid=$!
-    for _ in $(seq 1 300); do
-        grep -q '"type":"train"' "$d/log.jsonl" 2>/dev/null && break
-        sleep 0.1
-    done
+    wait_for_training "$d"
     kill -TERM $pid
     rc=0
     wait $pid || rc=$?
@@ -253,10 +262,7 @@ Try 'scvae-train --help' for more information."
     scvae-train --preset tiny --size 16 --data-threads 1 --seed 5 -b 2 --procs 2 --steps 100000 --log-every 1 \
         -o "$d2" "$IMGS" 2> "$d2.err" &
     pid=$!
-    for _ in $(seq 1 300); do
-        grep -q '"type":"train"' "$d2/log.jsonl" 2>/dev/null && break
-        sleep 0.1
-    done
+    wait_for_training "$d2"
     ranks=($(children $pid))
     [ ${#ranks[@]} -eq 2 ] || fail "expected 2 ranks, found ${#ranks[@]}"
     start=$SECONDS
