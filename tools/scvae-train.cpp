@@ -27,7 +27,7 @@ static scvae::TrainOptions parse(int argc, char** argv) {
         ("solver", "lista, ista or fista", cxxopts::value<S>())
         ("init", "start from the weights of this model file (fine-tuning)", cxxopts::value<S>())
         ("alpha", "weight of ||z||_1 in the loss (fixed, not learned)", cxxopts::value<S>()->default_value("1"))
-        ("init-alpha", "a new model's LISTA thresholds start at A/L (default: --alpha)", cxxopts::value<S>())
+        ("init-alpha", "the LISTA thresholds start at A/L (default: --alpha; with --init: the model's)", cxxopts::value<S>())
         ("lr", "Adam learning rate", cxxopts::value<S>()->default_value("1e-4"))
         ("adam-eps", "Adam's epsilon", cxxopts::value<S>()->default_value("1e-8"))
         ("b,batch", "images per step (split over --procs; per process under torchrun or Slurm)", cxxopts::value<S>()->default_value("16"))

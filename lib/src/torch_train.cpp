@@ -687,6 +687,12 @@ int train_main(const TrainOptions& given) {
     cfg.alpha = static_cast<float>(o.alpha);           // and record the alpha it is now trained with
     codec.impl().net->lista->alpha = o.alpha;
     SCVAE net = codec.impl().net;
+    // Fine-tuning with --init-alpha restarts the learned thresholds at A/L (W_e and S are kept): the knob that
+    // makes a trained model's codes denser or sparser. On resume the checkpoint's weights replace them below.
+    if (!o.init_model.empty() && o.init_alpha >= 0) {
+        torch::NoGradGuard ng;
+        net->lista->theta.fill_(o.init_alpha / net->lista->L);
+    }
     net->train();
     std::vector<torch::Tensor> params = net->parameters();
     torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr).eps(o.adam_eps));
