@@ -2,6 +2,7 @@
 //
 //   bench_cluster [--records N] [--grid G] [--dim K] [-k CLUSTERS] [--iters I] [--threads T]
 //                 [--nnz LO-HI] [--baseline F] [--segment N] [--skip-cluster]
+//                 [--distances auto|dense|sparse] [--no-dense]
 //
 // Defaults: 1000 records of a 16x16 grid (256,000 vectors) of K=512 sparse codes with 10..30 non-zeros each
 // (drawn around 2,000 random sparse prototypes, so the data has cluster structure), clustered into 1,000
@@ -10,6 +11,8 @@
 // read once, CSR kept, dense training sample, blocked assignment, JSON Lines written).
 // A baseline run of the same pipeline on F (default 0.1) of the records and k, made first in the same process,
 // gives the ratios (time and peak RSS from getrusage ru_maxrss, which only grows, hence baseline first).
+// Both use --distances (default auto: sparse products for these codes); the full run is then repeated with
+// dense BLAS products (unless --no-dense), and both are set against the GEMM bound measured in the same run.
 // --segment N then times scvae-segment's work on N random 256x256 images with a freshly initialised cpu-f8
 // model (the default model's architecture, d=3, 32x32 grid): encode alone, k-means (k=5) alone, spectral (k=2)
 // alone, and encode + segmentation per image.
@@ -52,6 +55,8 @@ struct Args {
     double baseline = 0.1;
     int segment = 3;
     bool skip_cluster = false;
+    bool dense_too = true;            // also time the full run with --distances dense
+    std::string distances = "auto";   // scvae-cluster --distances of the baseline and full runs
 };
 
 // Writes `records` records of synthetic sparse codes; returns the number of non-zeros.
@@ -108,7 +113,7 @@ struct RunResult {
     size_t vectors = 0, nnz = 0;
 };
 
-RunResult run_cluster(const Args& a, int records, int k, const std::string& tag) {
+RunResult run_cluster(const Args& a, int records, int k, const std::string& tag, const std::string& distances) {
     std::string dir = "/tmp";
     if (const char* t = std::getenv("TMPDIR")) dir = t;
     std::string codes = dir + "/bench_cluster." + std::to_string(::getpid()) + "." + tag + ".scv";
@@ -122,6 +127,7 @@ RunResult run_cluster(const Args& a, int records, int k, const std::string& tag)
     o.kmeans.k = k;
     o.kmeans.iters = a.iters;
     o.threads = a.threads;
+    o.distances = distances;
     auto t0 = Clock::now();
     cluster_main(o);
     r.seconds = seconds_since(t0);
@@ -130,7 +136,7 @@ RunResult run_cluster(const Args& a, int records, int k, const std::string& tag)
     std::remove(out.c_str());
     double dense = static_cast<double>(r.vectors) * a.dim * 4 / 1048576.0;
     double csr = (static_cast<double>(r.nnz) * 6 + static_cast<double>(r.vectors) * 4) / 1048576.0;
-    std::printf("%-9s %8zu vectors x %d dims -> %5d clusters, %d iters: %8.2f s  peak RSS %7.1f MiB"
+    std::printf("%-11s %8zu vectors x %d dims -> %5d clusters, %d iters: %8.2f s  peak RSS %7.1f MiB"
                 "  (dense matrix %.1f MiB, CSR %.1f MiB, mean nnz %.1f)\n",
                 tag.c_str(), r.vectors, a.dim, k, a.iters, r.seconds, r.rss, dense, csr,
                 static_cast<double>(r.nnz) / static_cast<double>(r.vectors));
@@ -226,13 +232,15 @@ int main(int argc, char** argv) {
         else if (s == "--baseline") a.baseline = std::stod(next());
         else if (s == "--segment") a.segment = std::stoi(next());
         else if (s == "--skip-cluster") a.skip_cluster = true;
+        else if (s == "--distances") a.distances = next();
+        else if (s == "--no-dense") a.dense_too = false;
         else if (s == "--nnz") {
             std::string v = next();
             a.nnz_lo = std::stoi(v.substr(0, v.find('-')));
             a.nnz_hi = std::stoi(v.substr(v.find('-') + 1));
         } else {
             std::fprintf(stderr, "usage: bench_cluster [--records N] [--grid G] [--dim K] [-k N] [--iters I] "
-                                 "[--threads T] [--nnz LO-HI] [--baseline F] [--segment N] [--skip-cluster]\n");
+                                 "[--threads T] [--nnz LO-HI] [--baseline F] [--segment N] [--skip-cluster] [--distances auto|dense|sparse] [--no-dense]\n");
             return 2;
         }
     }
@@ -242,8 +250,8 @@ int main(int argc, char** argv) {
     if (!a.skip_cluster) {
         int br = std::max(1, static_cast<int>(a.records * a.baseline));
         int bk = std::max(1, static_cast<int>(a.k * a.baseline));
-        RunResult b = run_cluster(a, br, bk, "baseline");
-        RunResult f = run_cluster(a, a.records, a.k, "full");
+        RunResult b = run_cluster(a, br, bk, "baseline", a.distances);
+        RunResult f = run_cluster(a, a.records, a.k, "full", a.distances);
         double work = static_cast<double>(f.vectors) * a.k / (static_cast<double>(b.vectors) * bk);
         std::printf("ratio full/baseline: time %.1fx for %.1fx the distance computations (vectors x clusters); "
                     "peak RSS %.2fx for %.1fx the vectors\n",
@@ -257,6 +265,11 @@ int main(int argc, char** argv) {
         std::printf("GEMM bound (same run): one pass %.2f s, %d passes %.2f s (%.0f GFLOP at %.1f GFLOP/s); "
                     "full run / bound = %.2fx\n",
                     pass, a.iters + 1, floor, gflop, gflop / floor, f.seconds / floor);
+        if (a.dense_too && a.distances != "dense") {
+            RunResult d = run_cluster(a, a.records, a.k, "full-dense", "dense");
+            std::printf("--distances %s vs dense (same run): %.2fx faster; dense run / bound = %.2fx\n",
+                        a.distances.c_str(), d.seconds / f.seconds, d.seconds / floor);
+        }
     }
     if (a.segment > 0) bench_segment(a);
     return 0;

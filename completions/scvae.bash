@@ -146,11 +146,12 @@ _scvae_cluster() {
         --centroids) _scvae_files 'scvk'; return ;;
         --mosaic) _scvae_files '@(png|PNG)'; return ;;
         --images) _scvae_dirs; return ;;
+        --distances) COMPREPLY=( $(compgen -W 'auto dense sparse' -- "$cur") ); return ;;
         -k|--clusters|--iters|--redo|--seed|--max-points|--rows|--per-row|--patch-scale|-t|--threads) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '-k --clusters --iters --redo --seed --max-points --spherical -o --output --tsv
-            --save-centroids --centroids --mosaic --rows --per-row --patch-scale --images -t --threads
+            --save-centroids --centroids --mosaic --rows --per-row --patch-scale --images --distances -t --threads
             -v --verbose -h --help --version' -- "$cur") )
     else
         _scvae_files '@(scv|jsonl|json)'

@@ -25,6 +25,7 @@ static scvae::ClusterOptions parse(int argc, char** argv) {
         ("per-row", "patches per mosaic row", cxxopts::value<std::string>()->default_value("16"))
         ("patch-scale", "integer zoom of mosaic patches (default: patches at least 16 px)", cxxopts::value<std::string>())
         ("images", "look for source images in DIR", cxxopts::value<std::string>())
+        ("distances", "distance products: dense (BLAS), sparse (over the nonzeros) or auto", cxxopts::value<std::string>()->default_value("auto"))
         ("t,threads", "CPU threads (default: every CPU this process may use)", cxxopts::value<std::string>())
         ("v,verbose", "progress and statistics on stderr")
         ("h,help", "show this help")
@@ -54,6 +55,9 @@ static scvae::ClusterOptions parse(int argc, char** argv) {
     if (r.count("patch-scale")) opt.patch_scale = scvae::parse_int_option("--patch-scale", str("patch-scale"), 1, 64);
     if (r.count("images")) opt.images_dir = str("images");
     if (r.count("threads")) opt.threads = scvae::parse_int_option("--threads", str("threads"), 1, 4096);
+    opt.distances = str("distances");
+    if (opt.distances != "auto" && opt.distances != "dense" && opt.distances != "sparse")
+        throw scvae::UsageError("--distances: expected auto, dense or sparse, not '" + opt.distances + "'");
     opt.verbose = r.count("verbose") > 0;
     opt.kmeans.verbose = false;
     if (!opt.centroids.empty() && (r.count("save-centroids") || r.count("max-points") || r.count("spherical")))

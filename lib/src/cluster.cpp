@@ -17,6 +17,7 @@
 
 #include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
+#include <faiss/utils/random.h>
 #include <nlohmann/json.hpp>
 
 #include "scvae/cli.h"
@@ -166,6 +167,267 @@ void kmeans_assign(const Centroids& c, float* x, size_t n, int64_t* labels, floa
         if (c.spherical) dist[i] = 1.0f - dist[i];
         else if (dist[i] < 0) dist[i] = 0;  // rounding of ||x||^2 - 2xc + ||c||^2
     }
+}
+
+// ---- k-means on sparse rows ----
+
+void SparseRows::add_row(const uint16_t* i, const float* v, size_t count) {
+    idx.insert(idx.end(), i, i + count);
+    val.insert(val.end(), v, v + count);
+    ptr.push_back(idx.size());
+}
+
+bool sparse_kmeans_pays(size_t rows, size_t nnz, size_t dim) {
+    return rows > 0 && dim > 0 && double(nnz) * 8.0 < double(rows) * double(dim);
+}
+
+namespace {
+
+void normalize_sparse(SparseRows& x) {
+    for (size_t i = 0; i < x.rows(); ++i) {
+        double s = 0;
+        for (size_t t = x.ptr[i]; t < x.ptr[i + 1]; ++t) s += double(x.val[t]) * x.val[t];
+        if (s > 0) {
+            float inv = static_cast<float>(1.0 / std::sqrt(s));
+            for (size_t t = x.ptr[i]; t < x.ptr[i + 1]; ++t) x.val[t] *= inv;
+        }
+    }
+}
+
+// s[0..k) += v * row[0..k): the inner loop of the sparse products, compiled for AVX2+FMA too (picked at run
+// time; the default build targets baseline x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2,fma", "default")))
+#endif
+void axpy(float* __restrict s, const float* __restrict row, float v, size_t k) {
+#pragma omp simd
+    for (size_t j = 0; j < k; ++j) s[j] += v * row[j];
+}
+
+// The first j of the smallest d[j] = cnorm[j] - 2 s[j] (sign = -1: the largest s[j]); returns j and the value.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2,fma", "default")))
+#endif
+size_t best_of(const float* __restrict s, const float* __restrict cnorm, bool spherical, size_t k, float* value) {
+    float m = std::numeric_limits<float>::infinity();
+    if (spherical) {
+#pragma omp simd reduction(min : m)
+        for (size_t j = 0; j < k; ++j) m = std::min(m, -s[j]);
+        for (size_t j = 0; j < k; ++j)
+            if (-s[j] == m) return *value = s[j], j;
+    } else {
+#pragma omp simd reduction(min : m)
+        for (size_t j = 0; j < k; ++j) m = std::min(m, cnorm[j] - 2 * s[j]);
+        for (size_t j = 0; j < k; ++j)
+            if (cnorm[j] - 2 * s[j] == m) return *value = m, j;
+    }
+    *value = spherical ? s[0] : cnorm[0] - 2 * s[0];  // NaN scores (never for finite codes)
+    return 0;
+}
+
+// Centroids transposed (dim x k, so that a row's nonzero t adds val * ct[idx_t] to k scores at once) and their
+// squared norms.
+struct SparseSearch {
+    size_t k, dim;
+    bool spherical;
+    std::vector<float> ct, cnorm;
+    SparseSearch(const float* c, size_t k_, size_t dim_, bool sph) : k(k_), dim(dim_), spherical(sph), ct(k_ * dim_), cnorm(k_) {
+        for (size_t j = 0; j < k; ++j) {
+            float s = 0;
+            for (size_t t = 0; t < dim; ++t) {
+                float v = c[j * dim + t];
+                ct[t * k + j] = v;
+                s += v * v;
+            }
+            cnorm[j] = s;
+        }
+    }
+    // Nearest centroid of every row, in parallel: L2 as FAISS computes it (||x||^2 + ||c||^2 - 2 x.c, clamped
+    // at 0), the largest inner product in spherical mode. Returns the sum of the distances (inner products).
+    double run(const SparseRows& x, int64_t* labels, float* dist) const {
+        const long n = static_cast<long>(x.rows());
+        double obj = 0;
+#pragma omp parallel reduction(+ : obj)
+        {
+            std::vector<float> score(k);
+#pragma omp for schedule(dynamic, 256)
+            for (long i = 0; i < n; ++i) {
+                std::fill(score.begin(), score.end(), 0.0f);
+                float xn = 0;
+                for (size_t t = x.ptr[size_t(i)]; t < x.ptr[size_t(i) + 1]; ++t) {
+                    const float v = x.val[t];
+                    xn += v * v;
+                    axpy(score.data(), ct.data() + size_t(x.idx[t]) * k, v, k);
+                }
+                float bd;
+                size_t best = best_of(score.data(), cnorm.data(), spherical, k, &bd);
+                if (!spherical) {
+                    bd += xn;
+                    if (bd < 0) bd = 0;
+                }
+                labels[i] = static_cast<int64_t>(best);
+                dist[i] = bd;
+                obj += bd;
+            }
+        }
+        return obj;
+    }
+};
+
+// k-means++ seeding on sparse rows: kmeanspp_init's draws, with each distance summed over the union of the two
+// supports in index order (the dense loop's sum without its exact zeros, so the same value).
+std::vector<float> kmeanspp_init_sparse(const SparseRows& x, size_t k, uint64_t seed) {
+    const size_t n = x.rows(), dim = x.dim;
+    std::mt19937_64 rng(seed);
+    std::vector<float> c(k * dim, 0.0f);
+    std::vector<double> best(n, std::numeric_limits<double>::infinity());
+    size_t pick = static_cast<size_t>(rng() % n);
+    for (size_t j = 0; j < k; ++j) {
+        const size_t pb = x.ptr[pick], pe = x.ptr[pick + 1];
+        for (size_t t = pb; t < pe; ++t) c[j * dim + x.idx[t]] = x.val[t];
+        double total = 0;
+        for (size_t i = 0; i < n; ++i) {
+            size_t a = x.ptr[i], ae = x.ptr[i + 1], b = pb;
+            double s = 0;
+            while (a < ae || b < pe) {
+                double d;
+                if (b >= pe || (a < ae && x.idx[a] < x.idx[b])) d = double(x.val[a++]);
+                else if (a >= ae || x.idx[b] < x.idx[a]) d = -double(x.val[b++]);
+                else d = double(x.val[a++]) - x.val[b++];
+                s += d * d;
+            }
+            if (s < best[i]) best[i] = s;
+            total += best[i];
+        }
+        if (j + 1 == k) break;
+        if (total <= 0) {
+            pick = static_cast<size_t>(rng() % n);
+            continue;
+        }
+        double u = std::uniform_real_distribution<double>(0.0, total)(rng), acc = 0;
+        pick = n - 1;
+        for (size_t i = 0; i < n; ++i) {
+            acc += best[i];
+            if (acc > u && best[i] > 0) {
+                pick = i;
+                break;
+            }
+        }
+    }
+    return c;
+}
+
+// FAISS's split_clusters (Clustering.cpp): an empty centroid takes a copy of one drawn with probability
+// proportional to its size, and the two move apart by a relative 1/1024; the larger's members are shared.
+void split_empty(std::vector<float>& c, std::vector<float>& count, size_t n, size_t k, size_t dim) {
+    faiss::RandomGenerator rng(1234);
+    const float eps = 1.0f / 1024;
+    for (size_t ci = 0; ci < k; ++ci) {
+        if (count[ci] != 0) continue;
+        size_t cj = 0;
+        for (;; cj = (cj + 1) % k) {
+            float p = static_cast<float>((count[cj] - 1.0) / static_cast<float>(n - k));  // as FAISS computes it
+            if (rng.rand_float() < p) break;
+        }
+        std::copy(c.begin() + long(cj * dim), c.begin() + long((cj + 1) * dim), c.begin() + long(ci * dim));
+        for (size_t j = 0; j < dim; ++j) {
+            if (j % 2 == 0) {
+                c[ci * dim + j] *= 1 + eps;
+                c[cj * dim + j] *= 1 - eps;
+            } else {
+                c[ci * dim + j] *= 1 - eps;
+                c[cj * dim + j] *= 1 + eps;
+            }
+        }
+        count[ci] = count[cj] / 2;
+        count[cj] -= count[ci];
+    }
+}
+
+}  // namespace
+
+Centroids kmeans_train_sparse(SparseRows& x, const KMeansOptions& opt) {
+    const size_t n = x.rows(), dim = x.dim;
+    if (opt.k < 1) throw Error("k must be at least 1");
+    if (n == 0) throw Error("no vectors to cluster");
+    if (static_cast<size_t>(opt.k) > n)
+        throw Error("k (" + std::to_string(opt.k) + ") is larger than the number of vectors (" + std::to_string(n) +
+                    ")");
+    if (dim == 0) throw Error("vectors have dimension 0");
+    if (opt.spherical) normalize_sparse(x);
+    const size_t k = static_cast<size_t>(opt.k);
+    const bool plusplus = static_cast<double>(n) * static_cast<double>(k) * static_cast<double>(dim) <= 2147483648.0;
+    const int runs = std::max(1, opt.redo), iters = std::max(1, opt.iters);
+    std::vector<int64_t> labels(n);
+    std::vector<float> dist(n);
+    Centroids best;
+    bool have = false;
+    for (int run = 0; run < runs; ++run) {
+        const uint64_t seed = opt.seed + static_cast<uint64_t>(plusplus ? run : 0);
+        std::vector<float> c;
+        if (plusplus) {
+            c = kmeanspp_init_sparse(x, k, opt.seed * 7919 + static_cast<uint64_t>(run));
+            if (opt.spherical) normalize_rows(c.data(), k, dim);
+        } else {
+            // FAISS's initialisation: k distinct rows of a seeded permutation
+            c.assign(k * dim, 0.0f);
+            std::vector<int> perm(n);
+            faiss::rand_perm(perm.data(), n, static_cast<int64_t>(seed & 0x7fffffff) + 1 + int64_t(run) * 15486557L);
+            for (size_t j = 0; j < k; ++j) {
+                size_t i = static_cast<size_t>(perm[j]);
+                for (size_t t = x.ptr[i]; t < x.ptr[i + 1]; ++t) c[j * dim + x.idx[t]] = x.val[t];
+            }
+        }
+        double obj = 0;
+        if (n == k) {  // every row is its own centroid, in order (as FAISS does)
+            std::fill(c.begin(), c.end(), 0.0f);
+            for (size_t i = 0; i < n; ++i)
+                for (size_t t = x.ptr[i]; t < x.ptr[i + 1]; ++t) c[i * dim + x.idx[t]] = x.val[t];
+        } else {
+            std::vector<double> sum(k * dim);
+            std::vector<float> count(k);  // float, as FAISS's hassign: split_empty halves them
+            for (int it = 0; it < iters; ++it) {
+                obj = SparseSearch(c.data(), k, dim, opt.spherical).run(x, labels.data(), dist.data());
+                if (opt.verbose)
+                    warn("k-means iteration " + std::to_string(it + 1) + ": objective " + std::to_string(obj));
+                std::fill(sum.begin(), sum.end(), 0.0);
+                std::fill(count.begin(), count.end(), 0.0f);
+                for (size_t i = 0; i < n; ++i) {
+                    const size_t l = static_cast<size_t>(labels[i]);
+                    count[l] += 1;
+                    for (size_t t = x.ptr[i]; t < x.ptr[i + 1]; ++t) sum[l * dim + x.idx[t]] += x.val[t];
+                }
+                for (size_t j = 0; j < k; ++j)
+                    if (count[j] > 0)
+                        for (size_t t = 0; t < dim; ++t) c[j * dim + t] = static_cast<float>(sum[j * dim + t] / count[j]);
+                split_empty(c, count, n, k, dim);
+                if (opt.spherical) normalize_rows(c.data(), k, dim);
+            }
+        }
+        bool better = !have || (opt.spherical ? obj > best.objective : obj < best.objective);
+        if (better) {
+            best.data = std::move(c);
+            best.objective = obj;
+            have = true;
+        }
+    }
+    best.k = k;
+    best.dim = dim;
+    best.spherical = opt.spherical;
+    best.iters = iters;
+    best.seed = opt.seed;
+    best.trained_on = n;
+    return best;
+}
+
+void kmeans_assign_sparse(const Centroids& c, SparseRows& x, int64_t* labels, float* dist) {
+    if (c.k == 0 || c.data.size() != c.k * c.dim) throw Error("centroids are empty or inconsistent");
+    if (x.dim != c.dim) throw Error("vectors have " + std::to_string(x.dim) + " dimensions, centroids " + std::to_string(c.dim));
+    if (x.rows() == 0) return;
+    if (c.spherical) normalize_sparse(x);
+    SparseSearch(c.data.data(), c.k, c.dim, c.spherical).run(x, labels, dist);
+    if (c.spherical)
+        for (size_t i = 0; i < x.rows(); ++i) dist[i] = 1.0f - dist[i];
 }
 
 // ---- centroid files ----
@@ -481,6 +743,9 @@ int cluster_main(const ClusterOptions& opt) {
     if (corpus.total == 0) throw Error("the code records hold no grid positions");
     const CodeRecord& first = corpus.records.front();
     const size_t dim = corpus.K;
+    size_t nnz = 0;
+    for (const CodeRecord& rec : corpus.records) nnz += rec.nnz();
+    const bool sparse = opt.distances == "sparse" || (opt.distances == "auto" && sparse_kmeans_pays(corpus.total, nnz, dim));
     if (reuse) {
         if (cent.dim != dim)
             throw Error(display_name(opt.centroids) + ": centroids have " + std::to_string(cent.dim) +
@@ -498,25 +763,51 @@ int cluster_main(const ClusterOptions& opt) {
         if (m < k)
             throw UsageError("--max-points " + std::to_string(m) + " is smaller than k (" + std::to_string(k) + ")");
         std::vector<size_t> idx = sample_indices(corpus.total, m, opt.kmeans.seed);
-        std::vector<float> train(m * dim);
-        for (size_t i = 0; i < m; ++i) {
-            auto [r, p] = locate(corpus, idx[i]);
-            densify(corpus.records[r], p, 1, train.data() + i * dim);
-        }
-        idx = std::vector<size_t>();
         if (opt.verbose)
             warn("training k-means: " + std::to_string(m) + " of " + std::to_string(corpus.total) + " vectors, K=" +
-                 std::to_string(dim) + ", k=" + std::to_string(k));
-        cent = kmeans_train(train.data(), m, dim, opt.kmeans);
+                 std::to_string(dim) + ", k=" + std::to_string(k) + (sparse ? " (sparse products)" : ""));
+        if (sparse) {
+            SparseRows train;
+            train.dim = dim;
+            for (size_t i = 0; i < m; ++i) {
+                auto [r, p] = locate(corpus, idx[i]);
+                const CodeRecord& rec = corpus.records[r];
+                train.add_row(rec.indices.data() + rec.row_ptr[p], rec.values.data() + rec.row_ptr[p],
+                              rec.row_ptr[p + 1] - rec.row_ptr[p]);
+            }
+            idx = std::vector<size_t>();
+            cent = kmeans_train_sparse(train, opt.kmeans);
+        } else {
+            std::vector<float> train(m * dim);
+            for (size_t i = 0; i < m; ++i) {
+                auto [r, p] = locate(corpus, idx[i]);
+                densify(corpus.records[r], p, 1, train.data() + i * dim);
+            }
+            idx = std::vector<size_t>();
+            cent = kmeans_train(train.data(), m, dim, opt.kmeans);
+        }
         cent.fingerprint = first.fingerprint;
         cent.grid_h = first.grid_h;
         cent.grid_w = first.grid_w;
         cent.d = first.d;
     }
-    // Assign every vector, densifying blocks of positions.
+    // Assign every vector: sparse rows a record at a time, or dense blocks of positions.
     std::vector<int32_t> labels(corpus.total);
     std::vector<float> dist(corpus.total);
-    {
+    if (sparse) {
+        std::vector<int64_t> lab;
+        for (size_t r = 0; r < corpus.records.size(); ++r) {
+            const CodeRecord& rec = corpus.records[r];
+            SparseRows rows;
+            rows.dim = dim;
+            rows.ptr.assign(rec.row_ptr.begin(), rec.row_ptr.end());
+            rows.idx.assign(rec.indices.begin(), rec.indices.end());
+            rows.val = rec.values;
+            lab.resize(rec.positions());
+            kmeans_assign_sparse(cent, rows, lab.data(), dist.data() + corpus.offset[r]);
+            for (size_t i = 0; i < lab.size(); ++i) labels[corpus.offset[r] + i] = static_cast<int32_t>(lab[i]);
+        }
+    } else {
         // at most 8192 vectors or 64 MiB a block, whatever K says
         const size_t block = std::max<size_t>(1, std::min<size_t>({8192, corpus.total, (size_t(1) << 24) / dim}));
         std::vector<float> buf(block * dim);

@@ -118,6 +118,26 @@ setup() {
     assert_output --partial "one clustering run needs codes of one model"
 }
 
+@test "--distances dense and sparse give the same clusters and distances; auto picks one of them" {
+    scvae-cluster -k 5 --seed 3 --distances dense ab.scv > dense.jsonl
+    scvae-cluster -k 5 --seed 3 --distances sparse ab.scv > sparse.jsonl
+    scvae-cluster -k 5 --seed 3 ab.scv > auto.jsonl
+    run -0 jq -s -r '[.[].cluster] | join(",")' dense.jsonl
+    clusters=$output
+    run -0 jq -s -r '[.[].cluster] | join(",")' sparse.jsonl
+    assert_output "$clusters"
+    run -0 jq -s -r '[.[].cluster] | join(",")' auto.jsonl
+    assert_output "$clusters"
+    # distances equal up to float rounding; at least two distinct clusters were found
+    run -0 jq -n --slurpfile d dense.jsonl --slurpfile s sparse.jsonl \
+        '[range($d | length) | ($d[.].distance - $s[.].distance) | fabs] | max < 1e-3 * (1 + ([$d[].distance] | max))'
+    assert_output true
+    run -0 bash -c "jq .cluster dense.jsonl | sort -u | wc -l"
+    (( output >= 2 ))
+    run -2 scvae-cluster --distances fast ab.scv
+    assert_output --partial "--distances: expected auto, dense or sparse"
+}
+
 @test "bad options are usage errors (exit 2)" {
     run -2 scvae-cluster -k 0 ab.scv
     assert_output --partial "-k"

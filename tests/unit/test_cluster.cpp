@@ -212,3 +212,142 @@ TEST(SourceImage, FoundUnderDirOrClearError) {
     }
     std::remove((dir + "/" + name).c_str());
 }
+
+namespace {
+
+// Sparse rows of n points: `nnz` of `dim` coordinates around one of `protos` random sparse prototypes
+// (point i belongs to prototype i % protos), noise sd 0.05 on the prototype's support.
+SparseRows sparse_points(size_t n, size_t dim, size_t protos, size_t nnz, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> nd(0.f, 1.f), noise(0.f, 0.05f);
+    std::vector<std::vector<uint16_t>> sup(protos);
+    std::vector<std::vector<float>> val(protos);
+    for (size_t p = 0; p < protos; ++p) {
+        std::set<uint16_t> s;
+        while (s.size() < nnz) s.insert(static_cast<uint16_t>(rng() % dim));
+        sup[p].assign(s.begin(), s.end());
+        for (size_t i = 0; i < nnz; ++i) val[p].push_back(2.f + std::abs(nd(rng)));
+    }
+    SparseRows x;
+    x.dim = dim;
+    for (size_t i = 0; i < n; ++i) {
+        const size_t p = i % protos;
+        std::vector<float> v = val[p];
+        for (float& f : v) f += noise(rng);
+        x.add_row(sup[p].data(), v.data(), v.size());
+    }
+    return x;
+}
+
+std::vector<float> dense_of(const SparseRows& x) {
+    std::vector<float> d(x.rows() * x.dim, 0.f);
+    for (size_t i = 0; i < x.rows(); ++i)
+        for (size_t t = x.ptr[i]; t < x.ptr[i + 1]; ++t) d[i * x.dim + x.idx[t]] = x.val[t];
+    return d;
+}
+
+// Trains and assigns with the dense (FAISS) and the sparse path; expects the same labels and distances
+// (exact_labels), or, where near-ties let float rounding send a few points the other way (rows drawn near the
+// same prototype as initial centroids), the same objective within 0.5 % and 99 % of the labels.
+void expect_same_as_dense(SparseRows x, const KMeansOptions& o, bool exact_labels = true) {
+    const size_t n = x.rows(), dim = x.dim;
+    std::vector<float> d = dense_of(x), dq = d;
+    Centroids cd = kmeans_train(d.data(), n, dim, o);
+    SparseRows xs = x;
+    Centroids cs = kmeans_train_sparse(xs, o);
+    ASSERT_EQ(cs.k, cd.k);
+    ASSERT_EQ(cs.data.size(), cd.data.size());
+    std::vector<int64_t> ld(n), ls(n);
+    std::vector<float> dd(n), ds(n);
+    kmeans_assign(cd, dq.data(), n, ld.data(), dd.data());
+    kmeans_assign_sparse(cs, x, ls.data(), ds.data());
+    if (!exact_labels) {
+        size_t same = 0;
+        for (size_t i = 0; i < n; ++i) same += ls[i] == ld[i];
+        EXPECT_GE(double(same), 0.99 * double(n));
+        EXPECT_NEAR(cs.objective, cd.objective, 5e-3 * std::abs(cd.objective));
+        return;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(ls[i], ld[i]) << "point " << i;
+        EXPECT_NEAR(ds[i], dd[i], 1e-3 * (1 + std::abs(dd[i]))) << "point " << i;
+    }
+    for (size_t i = 0; i < cd.data.size(); ++i) EXPECT_NEAR(cs.data[i], cd.data[i], 1e-4) << "coordinate " << i;
+    EXPECT_NEAR(cs.objective, cd.objective, 1e-3 * (1 + std::abs(cd.objective)));
+}
+
+}  // namespace
+
+TEST(SparseKMeans, SameAsDenseWithKMeansPlusPlusSeeding) {
+    KMeansOptions o;
+    o.k = 6;
+    o.iters = 8;
+    o.seed = 5;
+    expect_same_as_dense(sparse_points(600, 64, 6, 5, 1), o);
+}
+
+TEST(SparseKMeans, SameAsDenseWithFaissRandomSeeding) {
+    // n * k * dim above 2^31: both paths start from FAISS's random permutation of the rows
+    KMeansOptions o;
+    o.k = 300;
+    o.iters = 4;
+    o.seed = 9;
+    SparseRows x = sparse_points(30000, 256, 300, 8, 2);
+    ASSERT_GT(double(x.rows()) * 300 * 256, 2147483648.0);
+    expect_same_as_dense(x, o, false);
+}
+
+TEST(SparseKMeans, EmptyClustersAreSplitAsFaissDoes) {
+    // 40 copies of 2 distinct points into 5 clusters: 3 clusters go empty at every iteration and are split off
+    SparseRows x;
+    x.dim = 8;
+    const uint16_t ia[2] = {1, 4}, ib[1] = {6};
+    const float va[2] = {1.f, 2.f}, vb[1] = {3.f};
+    for (int i = 0; i < 40; ++i) {
+        if (i % 2) x.add_row(ia, va, 2);
+        else x.add_row(ib, vb, 1);
+    }
+    KMeansOptions o;
+    o.k = 5;
+    o.iters = 3;
+    expect_same_as_dense(x, o);
+}
+
+TEST(SparseKMeans, SphericalSeparatesDirections) {
+    // the same supports at lengths 1 and 100: cosine k-means groups by direction only
+    SparseRows x = sparse_points(200, 32, 2, 3, 4);
+    for (size_t i = 0; i < x.rows(); i += 4)
+        for (size_t t = x.ptr[i]; t < x.ptr[i + 1]; ++t) x.val[t] *= 100.f;
+    KMeansOptions o;
+    o.k = 2;
+    o.spherical = true;
+    SparseRows train = x;
+    Centroids c = kmeans_train_sparse(train, o);
+    std::vector<int64_t> lab(200);
+    std::vector<float> dist(200);
+    kmeans_assign_sparse(c, x, lab.data(), dist.data());
+    EXPECT_NE(lab[0], lab[1]);
+    for (size_t i = 0; i < 200; ++i) {
+        EXPECT_EQ(lab[i], lab[i % 2]) << "point " << i;
+        EXPECT_GE(dist[i], -1e-4f);
+        EXPECT_LT(dist[i], 0.05f);  // 1 - cosine to its direction's centroid
+    }
+}
+
+TEST(SparseKMeans, EveryRowItsOwnCentroidWhenKEqualsN) {
+    SparseRows x = sparse_points(7, 16, 7, 2, 3);
+    KMeansOptions o;
+    o.k = 7;
+    SparseRows t = x;
+    Centroids c = kmeans_train_sparse(t, o);
+    EXPECT_EQ(c.data, dense_of(x));
+    KMeansOptions bad;
+    bad.k = 8;
+    EXPECT_THROW(kmeans_train_sparse(t, bad), Error);
+}
+
+TEST(SparseKMeans, PaysBelowAnEighthOfTheDimensions) {
+    EXPECT_TRUE(sparse_kmeans_pays(1000, 1000 * 20, 512));
+    EXPECT_FALSE(sparse_kmeans_pays(1000, 1000 * 64, 512));
+    EXPECT_FALSE(sparse_kmeans_pays(0, 0, 512));
+}

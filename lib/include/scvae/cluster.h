@@ -62,6 +62,32 @@ void kmeans_assign(const Centroids& c, float* x, size_t n, int64_t* labels, floa
 // Normalises each row to unit L2 norm (zero rows stay zero).
 void normalize_rows(float* x, size_t n, size_t dim);
 
+// A sparse n x dim matrix in CSR form (the layout of code records): the nonzeros of row i are
+// idx[ptr[i] .. ptr[i+1]) with values val[...]; indices < dim.
+struct SparseRows {
+    size_t dim = 0;
+    std::vector<size_t> ptr{0};  // rows + 1 entries
+    std::vector<uint32_t> idx;
+    std::vector<float> val;
+    size_t rows() const { return ptr.size() - 1; }
+    size_t nnz() const { return idx.size(); }
+    void add_row(const uint16_t* i, const float* v, size_t count);
+};
+
+// k-means on sparse rows: the algorithm of kmeans_train (the same seeding, FAISS's random initialisation for
+// large problems, Lloyd iterations, empty clusters split off large ones, the same objective), with distance
+// products that cost nnz x k per row instead of dim x k: for codes with a few dozen nonzeros of 512 atoms,
+// 10-25 times less work than the dense BLAS product. In spherical mode the rows are normalised in place.
+// Results equal kmeans_train's up to float rounding (sums are accumulated in double here).
+Centroids kmeans_train_sparse(SparseRows& x, const KMeansOptions& opt);
+
+// kmeans_assign for sparse rows (spherical mode: the rows are normalised in place).
+void kmeans_assign_sparse(const Centroids& c, SparseRows& x, int64_t* labels, float* dist);
+
+// Whether the sparse path pays: fewer than dim/8 nonzeros per row on average (a BLAS product runs about 8 times
+// more flops per second than the sparse one).
+bool sparse_kmeans_pays(size_t rows, size_t nnz, size_t dim);
+
 // Centroid files (format above). save is atomic; load throws Error("<path>: <reason>").
 void save_centroids(const std::string& path, const Centroids& c);
 Centroids load_centroids(const std::string& path);
@@ -90,6 +116,7 @@ struct ClusterOptions {
     std::string images_dir;       // where to look for the source images
     bool verbose = false;         // progress and statistics on stderr
     int threads = 0;              // OpenMP/BLAS threads; 0 = available_cpus()
+    std::string distances = "auto";  // distance products: "dense" (BLAS), "sparse" (over the nonzeros) or "auto"
 };
 
 // Runs scvae-cluster; returns the exit code.
