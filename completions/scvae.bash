@@ -167,11 +167,11 @@ _scvae_segment() {
         -m|--model) _scvae_files 'scvm'; return ;;
         -o|--output|--labels|--mask|--overlay) _scvae_any_file; return ;;
         --images) _scvae_dirs; return ;;
-        -k|--classes|--iters|--redo|--seed|--bndcon-threshold|--noise|-b|--batch|-t|--threads) return ;;
+        -k|--classes|--iters|--redo|--seed|--bndcon-threshold|--noise|--pixels|-b|--batch|-t|--threads) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '--method -k --classes --iters --redo --seed --bndcon-threshold -m --model
-            --noise -o --output --labels --mask --overlay --images -b --batch -t --threads -h --help
+            --pixels --noise -o --output --labels --mask --overlay --images -b --batch -t --threads -h --help
             --version' -- "$cur") )
     else
         _scvae_files '@(scv|jsonl|json|png|jpg|jpeg|PNG|JPG|JPEG)'

@@ -17,6 +17,8 @@ static scvae::SegmentToolOptions parse(int argc, char** argv) {
         ("bndcon-threshold", "non-maximal classes with boundary connectivity above T are background",
          cxxopts::value<std::string>())
         ("m,model", "encode IMAGE... with this model instead of reading codes", cxxopts::value<std::string>())
+        ("pixels", "segment IMAGE...'s raw CELL x CELL pixel patches instead of codes (the pixel baseline)",
+         cxxopts::value<std::string>())
         ("noise", "add Gaussian noise of this sigma ([0,1] scale) to each image first (with --model)",
          cxxopts::value<std::string>())
         ("o,output", "write the mask (spectral) or label map (kmeans) to PATTERN", cxxopts::value<std::string>())
@@ -46,6 +48,7 @@ static scvae::SegmentToolOptions parse(int argc, char** argv) {
     if (r.count("bndcon-threshold"))
         opt.seg.bndcon_threshold = scvae::parse_double_option("--bndcon-threshold", str("bndcon-threshold"));
     if (r.count("model")) opt.model = str("model");
+    if (r.count("pixels")) opt.pixels = scvae::parse_int_option("--pixels", str("pixels"), 1, 64);
     if (r.count("noise")) opt.noise = scvae::parse_double_option("--noise", str("noise"));
     if (r.count("output")) opt.output = str("output");
     if (r.count("labels")) opt.labels = str("labels");

@@ -193,3 +193,53 @@ void add_gaussian_noise(Image& img, double sigma, uint64_t seed) {
 }
 
 }  // namespace scvae
+
+namespace scvae {
+
+CodeRecord pixel_record(const Image& in, int cell, const std::string& name) {
+    if (cell < 1 || cell > 64 || (cell & (cell - 1)) != 0)
+        throw UsageError("--pixels: the cell size must be a power of two from 1 to 64, not " + std::to_string(cell));
+    Image img = to_rgb(in);
+    if (img.width < 1 || img.height < 1) throw Error(name + ": empty image");
+    CodeRecord r;
+    r.fingerprint = "pixels" + std::to_string(cell);
+    r.K = static_cast<uint32_t>(3 * cell * cell);
+    r.n = r.K;
+    r.d = 0;
+    while ((1 << r.d) < cell) ++r.d;
+    r.source = name;
+    r.image_width = static_cast<uint32_t>(img.width);
+    r.image_height = static_cast<uint32_t>(img.height);
+    r.image_channels = static_cast<uint32_t>(in.channels >= 3 ? 3 : 1);
+    const int pw = (img.width + cell - 1) / cell * cell, ph = (img.height + cell - 1) / cell * cell;
+    r.pad_right = static_cast<uint32_t>(pw - img.width);
+    r.pad_bottom = static_cast<uint32_t>(ph - img.height);
+    r.grid_w = static_cast<uint32_t>(pw / cell);
+    r.grid_h = static_cast<uint32_t>(ph / cell);
+    // the encoder's padding: reflect, or replicate when the image is smaller than the pad
+    const bool reflect = static_cast<int>(r.pad_right) < img.width && static_cast<int>(r.pad_bottom) < img.height;
+    auto src = [&](int v, int n) {
+        if (v < n) return v;
+        return reflect ? 2 * (n - 1) - v : n - 1;
+    };
+    r.row_ptr.assign(1, 0);
+    std::vector<float> patch(r.K);
+    for (uint32_t gy = 0; gy < r.grid_h; ++gy)
+        for (uint32_t gx = 0; gx < r.grid_w; ++gx) {
+            size_t t = 0;
+            for (int y = 0; y < cell; ++y)
+                for (int x = 0; x < cell; ++x)
+                    for (int c = 0; c < 3; ++c)
+                        patch[t++] = img.at(src(static_cast<int>(gy) * cell + y, img.height),
+                                            src(static_cast<int>(gx) * cell + x, img.width), c);
+            for (size_t j = 0; j < patch.size(); ++j)
+                if (patch[j] != 0.0f) {
+                    r.indices.push_back(static_cast<uint16_t>(j));
+                    r.values.push_back(patch[j]);
+                }
+            r.row_ptr.push_back(static_cast<uint32_t>(r.indices.size()));
+        }
+    return r;
+}
+
+}  // namespace scvae

@@ -246,15 +246,32 @@ int segment_main(const SegmentToolOptions& in) {
     if (!opt.k_given) opt.seg.k = opt.seg.method == SegmentMethod::Spectral ? 2 : 5;
     if (opt.seg.k < 2) throw UsageError("-k must be at least 2");
     if (opt.noise < 0) throw UsageError("--noise must not be negative");
-    if (opt.noise > 0 && opt.model.empty())
-        throw UsageError("--noise needs images as input (--model MODEL IMAGE...), not a code stream");
+    if (opt.noise > 0 && opt.model.empty() && opt.pixels == 0)
+        throw UsageError("--noise needs images as input (--model MODEL IMAGE... or --pixels CELL IMAGE...), not a code "
+                         "stream");
+    if (opt.pixels != 0 && !opt.model.empty())
+        throw UsageError("--pixels segments the images' pixels: --model does not apply");
     if (opt.batch < 1) throw UsageError("--batch must be at least 1");
     check_output_names(opt);
     protect_inputs(opt.inputs);
     set_threads(opt.threads);
     set_faiss_threads(opt.threads);
     Outputs out{opt};
-    if (opt.model.empty()) {
+    if (opt.pixels != 0) {
+        if (opt.inputs.empty()) throw UsageError("--pixels needs images to segment (IMAGE...)");
+        if (opt.inputs.size() > 1)
+            for (const auto& [p, name] : {std::pair{&opt.output, "-o"}, {&opt.labels, "--labels"},
+                                          {&opt.mask, "--mask"}, {&opt.overlay, "--overlay"}})
+                if (!p->empty()) out.check_pattern(*p, name, 1);
+        for (size_t i = 0; i < opt.inputs.size(); ++i) {
+            Image img = read_image(opt.inputs[i]);
+            if (opt.noise > 0) {
+                img = to_rgb(img);
+                add_gaussian_noise(img, opt.noise, opt.seg.seed + i);
+            }
+            out.handle(pixel_record(img, opt.pixels, opt.inputs[i]), &img);
+        }
+    } else if (opt.model.empty()) {
         std::vector<std::string> inputs = opt.inputs;
         if (inputs.empty()) {
             if (is_terminal(STDIN_FILENO))

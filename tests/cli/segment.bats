@@ -80,6 +80,37 @@ PY
     assert_output false
 }
 
+# square_png FILE: a 64x64 RGB PNG, black with a white 32x32 square at (16,16) (python3 standard library only).
+square_png() {
+    python3 - "$1" <<'PY'
+import struct, sys, zlib
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+rows = []
+for y in range(64):
+    rows.append(b"\x00" + b"".join(b"\xff\xff\xff" if 16 <= x < 48 and 16 <= y < 48 else b"\x00\x00\x00" for x in range(64)))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0))
+                       + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+PY
+}
+
+@test "--pixels segments raw pixel patches without a model: a white square on black is the foreground" {
+    square_png sq.png
+    run -0 scvae-segment --pixels 8 --method spectral --mask m.png sq.png
+    run -0 jq -c '[.grid, .class_sizes, .foreground_fraction, .foreground_classes]' <<< "$output"
+    assert_output '[[8,8],[48,16],0.25,[1]]'
+    # the mask is the square, at the image's size (the image itself serves as the reference mask)
+    run -0 bash -c "scvae-metrics --masks m.png sq.png | jq -c '.aggregate | [.count, .iou.mean]'"
+    assert_output '[1,1]'
+    run -0 bash -c "scvae-segment --pixels 4 --method kmeans -k 2 sq.png | jq -c '[.grid, .class_sizes]'"
+    assert_output '[[16,16],[192,64]]'
+    run -2 scvae-segment --pixels 8 -m "$TINY" sq.png
+    assert_output --partial "--model does not apply"
+    run -2 scvae-segment --pixels 6 sq.png
+    assert_output --partial "power of two"
+    run -2 scvae-segment --pixels 8
+    assert_output --partial "needs images"
+}
+
 @test "--noise on a code stream is a usage error" {
     run -2 scvae-segment --noise 0.1 ab.scv
     assert_output --partial "--noise needs images as input"

@@ -87,6 +87,13 @@ Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& r
 // One JSON Lines summary object (source, method, k, grid, class sizes, BndCon, foreground classes, fraction).
 nlohmann::json segmentation_summary(const Segmentation& s, const CodeRecord& rec, size_t index);
 
+// The pixel-colour baseline: a record whose "code" at each grid cell is the cell's raw colours, a CELL x CELL
+// patch of the image (RGB, [0,1], row-major, K = 3 * CELL^2), the image padded on the right/bottom to a multiple
+// of CELL as the encoder pads (reflect; replicate where the image is smaller than the pad). CELL is a power of
+// two from 1 to 64 (2^d of a model: 8 for cpu-f8). Segmenting it with segment_codes() applies the same rule to
+// pixels as to codes. The record's fingerprint is "pixels" + CELL; name is its source.
+CodeRecord pixel_record(const Image& img, int cell, const std::string& name);
+
 // Adds i.i.d. Gaussian noise N(0, sigma^2) on the [0,1] scale to every colour channel (not alpha), clipped to
 // [0,1]; deterministic for a given seed.
 void add_gaussian_noise(Image& img, double sigma, uint64_t seed);
@@ -103,6 +110,7 @@ struct SegmentToolOptions {
     std::string overlay;      // --overlay
     std::string images_dir;   // --images
     double noise = 0;         // --noise sigma ([0,1] scale), images only
+    int pixels = 0;           // --pixels CELL: segment the images' raw CELL x CELL patches (no model)
     int threads = 0;
     int batch = 1;            // images encoded per Codec call
 };
