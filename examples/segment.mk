@@ -6,7 +6,9 @@
 #                                             photos, with exact masks (scripts/make-segmentation-set.sh)
 #   segment-eval   $(OUT)/segment-table.txt   Table 2 style: mean IoU and Dice of spectral k=2, spectral k=3 and
 #                                             kmeans k=5 (+ boundary connectivity) masks vs the exact masks,
-#                                             both resized to 128x128 (scvae-metrics --masks)
+#                                             both resized to 128x128 (scvae-metrics --masks), each next to the
+#                                             same method on raw 8x8 pixel patches (scvae-segment --pixels 8:
+#                                             the pixel-colour baseline, no model)
 #   segment-noise  $(OUT)/segment-noise.png   Figure 10 style: mean IoU and Dice of spectral k=SEG_K against the
 #                  $(OUT)/segment-noise.tsv   sigma of added Gaussian noise (SEG_SIGMAS, [0,1] scale)
 #   patch-mosaic   $(OUT)/patch-mosaic.png    Figure 7 style: patches of the test set's images clustered into
@@ -55,10 +57,22 @@ $(SEG_DIR)/kmeans5.json: $(SEG_DIR)/clean.scv
 	$(SCVAE_SEGMENT) --method kmeans -k 5 --mask '$(SEG_DIR)/kmeans5/{stem}.png' $< > $(SEG_DIR)/kmeans5.jsonl
 	$(SCVAE_METRICS) --masks -o $@ $(SEG_DIR)/kmeans5 $(SEGSET)/masks
 
-$(OUT)/segment-table.txt: $(SEG_DIR)/spectral2.json $(SEG_DIR)/spectral3.json $(SEG_DIR)/kmeans5.json
-	{ printf 'method\tIoU\tDice\timages\n'; \
-	  for m in spectral2 spectral3 kmeans5; do \
-	    jq -r --arg m $$m '[$$m, (.aggregate.iou.mean * 1000 | round / 10), (.aggregate.dice.mean * 1000 | round / 10), .aggregate.count] | @tsv' $(SEG_DIR)/$$m.json; \
+# The pixel-colour baseline: the same methods on the raw colours of each grid cell's 8x8 patch.
+SEG_PIXEL_CELL ?= 8
+$(SEG_DIR)/pixels-%.json: $(SEGSET)/manifest.tsv
+	rm -rf $(SEG_DIR)/pixels-$* && mkdir -p $(SEG_DIR)/pixels-$*
+	$(SCVAE_SEGMENT) --pixels $(SEG_PIXEL_CELL) --method $(if $(filter kmeans%,$*),kmeans,spectral) \
+	    -k $(patsubst spectral%,%,$(patsubst kmeans%,%,$*)) \
+	    --mask '$(SEG_DIR)/pixels-$*/{stem}.png' $(SEGSET)/images/*.png > $(SEG_DIR)/pixels-$*.jsonl
+	$(SCVAE_METRICS) --masks -o $@ $(SEG_DIR)/pixels-$* $(SEGSET)/masks
+
+SEG_METHODS = spectral2 spectral3 kmeans5
+# one table row: method, codes IoU and Dice, pixels IoU and Dice (percent), images
+SEG_ROW = def pct: . * 1000 | round / 10; [$$m, ($$c[0].aggregate.iou.mean | pct), ($$c[0].aggregate.dice.mean | pct), ($$p[0].aggregate.iou.mean | pct), ($$p[0].aggregate.dice.mean | pct), $$c[0].aggregate.count] | @tsv
+$(OUT)/segment-table.txt: $(foreach m,$(SEG_METHODS),$(SEG_DIR)/$(m).json $(SEG_DIR)/pixels-$(m).json)
+	{ printf 'method\tcodes IoU\tcodes Dice\tpixels IoU\tpixels Dice\timages\n'; \
+	  for m in $(SEG_METHODS); do \
+	    jq -r -n --arg m $$m --slurpfile c $(SEG_DIR)/$$m.json --slurpfile p $(SEG_DIR)/pixels-$$m.json '$(SEG_ROW)'; \
 	  done; } > $@
 	@cat $@
 
@@ -91,6 +105,6 @@ patch-mosaic: $(OUT)/patch-mosaic.png
 .PHONY: segment-set segment-eval segment-noise patch-mosaic
 
 HELP += '  segment-set    $(SEGSET)/: composited foreground/background test set with exact masks (downloads a package)' \
-        '  segment-eval   $(OUT)/segment-table.txt: mean IoU/Dice of spectral k=2, k=3 and kmeans k=5 masks (Table 2)' \
+        '  segment-eval   $(OUT)/segment-table.txt: mean IoU/Dice of spectral k=2, k=3 and kmeans k=5 masks (Table 2), codes vs pixels' \
         '  segment-noise  $(OUT)/segment-noise.png: mean IoU/Dice against noise sigma $(SEG_SIGMAS) (Figure 10)' \
         '  patch-mosaic   $(OUT)/patch-mosaic.png: patch clusters of the test set (Figure 7)'
