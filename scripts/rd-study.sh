@@ -53,7 +53,7 @@ set output "$dir/rd.png.tmp"
 set datafile separator "\t"
 set multiplot layout 1,3 title "SC-VAE rate-distortion (cpu-f8, validation photos at 256x256, equal training steps)"
 set grid
-set offsets graph 0.08, 0.08, 0.12, 0.08
+set offsets graph 0.08, graph 0.08, graph 0.12, graph 0.08
 set ylabel "validation PSNR (dB)"
 set key off
 set logscale x 2
