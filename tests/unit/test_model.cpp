@@ -427,6 +427,30 @@ TEST(Codec, FingerprintChangesWithAWeight) {
     EXPECT_NE(compute_fingerprint(cfg2, impl.net), f0);
 }
 
+// Issue 15: codes are checked where the encoder makes them. A model file whose weights are finite but absurd
+// gives codes beyond the code value bound; segment --model clustered them straight away (FAISS abort).
+TEST(Codec, CodesOutOfRangeFromAbsurdWeightsAreAnError) {
+    auto c = Codec::init(ModelConfig::preset_config("tiny"), 1);
+    Image img;
+    img.width = img.height = 16;
+    img.channels = 3;
+    for (int i = 0; i < 16 * 16 * 3; ++i) img.data.push_back(static_cast<float>((i * 37) % 101) / 100.0f);
+    EXPECT_EQ(c.encode({img}, {"x.png"}).size(), 1u);
+    {
+        torch::NoGradGuard ng;
+        auto params = c.impl().net->encoder->parameters();
+        params[params.size() - 2].mul_(1e30);  // the last convolution: weight and bias
+        params[params.size() - 1].add_(1e30);
+    }
+    try {
+        c.encode({img}, {"x.png"});
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("x.png: the model gives a code value out of range (", 0), 0u) << e.what();
+        EXPECT_NE(std::string(e.what()).find(", |value| at most 1e15)"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Codec, UnknownDeviceAndCuda) {
     EXPECT_EQ(parse_device("cpu"), Device::CPU);
     EXPECT_EQ(parse_device("cuda"), Device::CUDA);

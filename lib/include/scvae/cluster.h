@@ -51,7 +51,8 @@ struct Centroids {
     uint64_t trained_on = 0;  // vectors in the training sample
 };
 
-// k-means on a dense n x dim row-major matrix. Throws Error when k > n or n == 0 or k < 1.
+// k-means on a dense n x dim row-major matrix. Throws Error when k > n or n == 0 or k < 1, or when a value is
+// not finite or beyond kMaxCodeValue (FAISS would abort on the overflowing distances).
 // In spherical mode the rows are normalised in place (zero rows stay zero).
 Centroids kmeans_train(float* x, size_t n, size_t dim, const KMeansOptions& opt);
 
@@ -64,7 +65,10 @@ void normalize_rows(float* x, size_t n, size_t dim);
 
 // Centroid files (format above). save is atomic; load throws Error("<path>: <reason>").
 void save_centroids(const std::string& path, const Centroids& c);
+// Every centroid value must be finite with |value| <= kMaxCodeValue, like a code value.
 Centroids load_centroids(const std::string& path);
+// The same for a file already in memory (`name` in messages).
+Centroids parse_centroids(const std::vector<uint8_t>& bytes, const std::string& name);
 
 // Finds a source image: `dir`/source, then `dir`/basename(source) when dir is given, else source itself.
 // Throws Error("<what>: source image '<source>' not found ...") when none exists.
