@@ -10,7 +10,8 @@
 # Per target: the corpus grows in build-fuzz/corpus/NAME (seeded from the files targets.txt names and
 # tests/data/fuzz/NAME/), crashes go to build-fuzz/findings/NAME/, the log to build-fuzz/logs/NAME.log.
 # A finding becomes a regression input: copy it into tests/data/fuzz/NAME/ (the ctest test fuzz_replay_NAME
-# replays that folder), fix the bug, and give the file a name that says what it was.
+# replays that folder), fix the bug, and give the file a name that says what it was. The time-out per input is
+# 120 s of wall time: on a loaded machine a shorter one reports inputs that take milliseconds of CPU as hangs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=3600 runs=1000000 jobs=1
@@ -43,7 +44,7 @@ while read -r name source define seeds; do
     done
     start=$(date +%s)
     "$build/fuzz/$name" -runs="$runs" -max_total_time="$seconds" -dict="fuzz/dict/${dict[$name]}.dict" \
-        -artifact_prefix="$findings/" -print_final_stats=1 -rss_limit_mb=2560 -timeout=20 \
+        -artifact_prefix="$findings/" -print_final_stats=1 -rss_limit_mb=2560 -timeout=120 \
         "$corpus" > "$log" 2>&1 || true
     elapsed=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -159,7 +159,9 @@ Centroids kmeans_train(float* x, size_t n, size_t dim, const KMeansOptions& opt)
 void kmeans_assign(const Centroids& c, float* x, size_t n, int64_t* labels, float* dist) {
     if (c.k == 0 || c.data.size() != c.k * c.dim) throw Error("centroids are empty or inconsistent");
     if (n == 0) return;
-    check_code_values(c.data.data(), c.data.size(), "centroids");
+    for (size_t i = 0; i < c.data.size(); ++i)
+        if (!std::isfinite(c.data[i]) || std::fabs(c.data[i]) > kMaxCentroidValue)
+            throw Error("centroids: value out of range (|value| at most 2e15) at index " + std::to_string(i));
     check_code_values(x, n * c.dim, "k-means input");
     if (c.spherical) normalize_rows(x, n, c.dim);
     auto index = make_index(c.dim, c.spherical);
@@ -285,11 +287,10 @@ Centroids parse_centroids(const std::vector<uint8_t>& b, const std::string& name
 #endif
     c.data.resize(c.k * c.dim);
     std::memcpy(c.data.data(), b.data() + pos, bytes);
-    // The bound of code values (scvae-codes(5)): a centroid beyond it makes every distance overflow to inf,
-    // and a nearest centroid is then not found at all.
+    // A centroid beyond kMaxCentroidValue makes distances overflow to inf (then no nearest centroid is found).
     for (size_t i = 0; i < c.data.size(); ++i)
-        if (!std::isfinite(c.data[i]) || std::fabs(c.data[i]) > kMaxCodeValue)
-            throw error_at(name, "centroid " + std::to_string(i / c.dim) + ": value out of range (|value| at most 1e15)");
+        if (!std::isfinite(c.data[i]) || std::fabs(c.data[i]) > kMaxCentroidValue)
+            throw error_at(name, "centroid " + std::to_string(i / c.dim) + ": value out of range (|value| at most 2e15)");
     return c;
 }
 

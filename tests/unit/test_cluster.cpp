@@ -219,17 +219,17 @@ TEST(CentroidFile, ValuesBeyondTheBoundAreRefused) {
     Centroids c;
     c.k = 2;
     c.dim = 3;
-    c.data = {0, 1, 2, 3, 4, kMaxCodeValue};
+    c.data = {0, 1, 2, 3, 4, kMaxCentroidValue};
     std::string p = tmp_path("bound.scvk");
     save_centroids(p, c);
     EXPECT_EQ(load_centroids(p).data, c.data);  // at the bound: accepted
-    c.data[5] = 1e30f;
+    c.data[5] = 4e15f;
     save_centroids(p, c);  // the writer does not check: the reader must
     try {
         load_centroids(p);
         FAIL() << "expected a value error";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(": centroid 1: value out of range (|value| at most 1e15)"),
+        EXPECT_NE(std::string(e.what()).find(": centroid 1: value out of range (|value| at most 2e15)"),
                   std::string::npos)
             << e.what();
     }

@@ -26,6 +26,11 @@
 
 namespace scvae {
 
+// Largest |value| of a centroid: a mean of code values (at most kMaxCodeValue) may round a little beyond that
+// bound; twice the bound keeps every squared distance to a code vector finite in binary32 for K up to 65536
+// ((1e15 + 2e15)^2 * 65536 < 3.4e38).
+constexpr float kMaxCentroidValue = 2 * kMaxCodeValue;
+
 struct KMeansOptions {
     int k = 8;
     int iters = 25;         // Lloyd iterations
@@ -65,7 +70,7 @@ void normalize_rows(float* x, size_t n, size_t dim);
 
 // Centroid files (format above). save is atomic; load throws Error("<path>: <reason>").
 void save_centroids(const std::string& path, const Centroids& c);
-// Every centroid value must be finite with |value| <= kMaxCodeValue, like a code value.
+// Every centroid value must be finite with |value| <= kMaxCentroidValue.
 Centroids load_centroids(const std::string& path);
 // The same for a file already in memory (`name` in messages).
 Centroids parse_centroids(const std::vector<uint8_t>& bytes, const std::string& name);
