@@ -129,9 +129,9 @@ every_tool_to() {
     run -0 ls -A small
     assert_output filler
     # training into a full disk stops with the error, exit 1
-    mkdir imgs && cp "$IMAGES"/{photo1.jpg,photo2.png,photo3.jpg} imgs/
+    mkdir imgs && cp "$IMAGES"/{photo1.jpg,photo2.png,photo3.jpg,photo64.png,gradient.png,baseline.jpg} imgs/
     run -1 --separate-stderr scvae-train --preset tiny --size 16 -b 2 -t 1 --data-threads 1 --steps 2 -q \
-        -o small/run imgs
+        --val-fraction 0 -o small/run imgs
     [[ $stderr == *"No space left on device"* ]] || fail "train: $stderr"
     no_temp small
 }
@@ -223,8 +223,8 @@ every_tool_to() {
 @test "a model file replaced or rewritten while tools read it: a clean error or one model's output, never a crash" {
     cp "$TINY" m.scvm
     scvae-model init --preset tiny --seed 9 -o other.scvm
-    fa=$(scvae-model info --json "$TINY" | jq -r '.[0].fingerprint // .fingerprint')
-    fb=$(scvae-model info --json other.scvm | jq -r '.[0].fingerprint // .fingerprint')
+    fa=$(scvae-model info --json "$TINY" | jq -r .fingerprint)
+    fb=$(scvae-model info --json other.scvm | jq -r .fingerprint)
     [[ -n $fa && -n $fb && $fa != "$fb" ]]
     # a writer that rewrites m.scvm in place (truncate, then write) and replaces it by a rename, again and again
     (
