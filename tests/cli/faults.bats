@@ -237,6 +237,7 @@ every_tool_to() {
     clean=0 refused=0
     for i in $(seq 1 8); do
         rc=0
+        rm -f out.jsonl
         scvae-encode -m m.scvm --json -o out.jsonl "$IMAGES/photo1.jpg" 2> err || rc=$?
         case $rc in
             0)
