@@ -628,11 +628,15 @@ TEST(ModelFile, HostileHeaders) {
         return e1;
     };
     // A config that asks for a huge network is refused from the header, before anything is allocated
-    // (K = 65535 would need a 17 GB matrix, channels = 4096 gigabytes of convolutions).
+    // (K = 65535 would need a 17 GB matrix, channels = 4096 gigabytes of convolutions): by the parameter bound
+    // of the config (issue 15), and where the config is within it, by the tensor shapes.
     EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["K"] = 65535; })),
-              bad + ": tensor lista.W_e has shape [32,16], config expects [65535,16]");
-    EXPECT_NE(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["channels"] = 4096; })).find("config expects"),
+              bad + ": model config: the network would have 4297064139 parameters (at most 2147483648)");
+    EXPECT_NE(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["channels"] = 4096; }))
+                  .find("parameters (at most 2147483648)"),
               std::string::npos);
+    EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["K"] = 4096; })),
+              bad + ": tensor lista.W_e has shape [32,16], config expects [4096,16]");
     // A shape of non-integers, a shape whose byte count wraps around, overlapping tensors.
     EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["tensors"][0]["shape"][0] = 8.5; })),
               bad + ": corrupt model file header (tensor encoder.body.0.weight has a bad shape)");
