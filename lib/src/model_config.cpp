@@ -72,6 +72,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
         if (!j.contains(key)) return;
         const auto& v = j[key];
         if (!v.is_number_integer()) throw Error(std::string("model config: field '") + key + "': expected an integer");
+        if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT_MAX))
+            throw Error(std::string("model config: field '") + key + "': out of range");
         auto x = v.get<int64_t>();
         if (x < INT_MIN || x > INT_MAX) throw Error(std::string("model config: field '") + key + "': out of range");
         out = static_cast<int>(x);
@@ -84,6 +86,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
         for (const auto& e : v) {
             if (!e.is_number_integer())
                 throw Error(std::string("model config: field '") + key + "': expected an array of integers");
+            if (e.is_number_unsigned() && e.get<uint64_t>() > uint64_t(INT_MAX))
+                throw Error(std::string("model config: field '") + key + "': out of range");
             auto x = e.get<int64_t>();
             if (x < INT_MIN || x > INT_MAX) throw Error(std::string("model config: field '") + key + "': out of range");
             out.push_back(static_cast<int>(x));
@@ -108,11 +112,20 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     }
     if (j.contains("alpha")) {
         if (!j["alpha"].is_number()) throw Error("model config: field 'alpha': expected a number");
-        c.alpha = j["alpha"].get<float>();
+        const double a = j["alpha"].get<double>();  // a double beyond float's range is no float (UB to convert)
+        if (!(std::fabs(a) <= 1e30)) throw Error("model config: field 'alpha': out of range");
+        c.alpha = static_cast<float>(a);
     }
     c.validate();
     return c;
 }
+
+namespace {
+// The tensors of a config whose fields are each within range (validate() checks those first).
+std::vector<TensorShape> tensor_shapes(const ModelConfig& cfg);
+// Parameters and buffers together: 2^31 float32 values are 8 GiB; the paper's largest preset has ~1e8.
+constexpr double kMaxParameters = 2147483648.0;
+}  // namespace
 
 void ModelConfig::validate() const {
     auto bad = [](const std::string& why) { throw Error("model config: " + why); };
@@ -126,15 +139,26 @@ void ModelConfig::validate() const {
         bad("num_res_blocks must be in 1..16, got " + std::to_string(num_res_blocks));
     for (int l : attn_levels)
         if (l < 0 || l > d()) bad("attn_levels entries must be in 0.." + std::to_string(d()) + ", got " + std::to_string(l));
-    if (groups < 1) bad("groups must be at least 1, got " + std::to_string(groups));
-    if (n < 1) bad("n must be at least 1, got " + std::to_string(n));
-    int m = static_cast<int>(std::lround(std::sqrt(static_cast<double>(n))));
+    if (groups < 1 || groups > 4096) bad("groups must be in 1..4096, got " + std::to_string(groups));
+    if (n < 1 || n > 65536) bad("n must be in 1..65536, got " + std::to_string(n));
+    const long m = std::lround(std::sqrt(static_cast<double>(n)));
     if (m * m != n) bad("n must be a perfect square (2-D DCT dictionary), got " + std::to_string(n));
     if (K < 1 || K > 65535) bad("K must be in 1..65535, got " + std::to_string(K));
     if (steps < 1 || steps > 100000) bad("steps must be in 1..100000, got " + std::to_string(steps));
     if (solver != "lista" && solver != "ista" && solver != "fista")
         bad("solver must be lista, ista or fista, got '" + solver + "'");
     if (!std::isfinite(alpha) || alpha < 0) bad("alpha must be a finite number >= 0");
+    // Each field within its range can still describe a network no machine holds (channels 4096 x ch_mult 64):
+    // the parameter count is bounded too, so a config cannot make a tool allocate terabytes.
+    double params = 0;
+    for (const auto& t : tensor_shapes(*this)) {
+        double p = 1;
+        for (int64_t s : t.shape) p *= static_cast<double>(s);
+        params += p;
+    }
+    if (params > kMaxParameters)
+        bad("the network would have " + std::to_string(static_cast<uint64_t>(params)) + " parameters (at most " +
+            std::to_string(static_cast<uint64_t>(kMaxParameters)) + ")");
 }
 
 namespace {
@@ -175,6 +199,12 @@ bool in_levels(const std::vector<int>& v, int level) { return std::find(v.begin(
 
 std::vector<TensorShape> expected_tensors(const ModelConfig& cfg) {
     cfg.validate();
+    return tensor_shapes(cfg);
+}
+
+namespace {
+
+std::vector<TensorShape> tensor_shapes(const ModelConfig& cfg) {
     // (GroupNorm's affine parameters have one entry per channel, whatever the number of groups.)
     ShapeList s;
     const int ch = cfg.channels, levels = static_cast<int>(cfg.ch_mult.size());
@@ -223,6 +253,8 @@ std::vector<TensorShape> expected_tensors(const ModelConfig& cfg) {
     s.out.push_back({"lista.D", {cfg.n, cfg.K}, true});
     return s.out;
 }
+
+}  // namespace
 
 std::vector<std::string> ModelConfig::preset_names() {
     return {"paper-f8", "paper-f16", "paper-f64", "paper-f256", "cpu-f8", "tiny"};

@@ -37,6 +37,7 @@
 #include "scvae/error.h"
 #include "scvae/io.h"
 #include "scvae/runtime.h"
+#include "model_file.h"
 #include "scvae_torch.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the model file reader assumes a little-endian host");
@@ -49,8 +50,8 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-constexpr char kMagic[8] = {'S', 'C', 'V', 'A', 'E', 'M', 'D', 'L'};
-constexpr uint32_t kFileVersion = 1;
+constexpr const char* kMagic = kModelMagic;
+constexpr uint32_t kFileVersion = kModelFileVersion;
 
 struct NamedTensor {
     std::string name;
@@ -129,154 +130,6 @@ std::string fingerprint_of(const ModelConfig& cfg, const std::vector<NamedTensor
         f.add(t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
     }
     return f.hex();
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-    std::string r = "[";
-    for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-    return r + "]";
-}
-
-uint32_t read_u32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-
-uint32_t crc32_of(const uint8_t* data, size_t size) {
-    uLong c = crc32(0L, Z_NULL, 0);
-    while (size > 0) {
-        uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-        c = crc32(c, data, chunk);
-        data += chunk;
-        size -= chunk;
-    }
-    return static_cast<uint32_t>(c);
-}
-
-struct TensorEntry {
-    std::string name;
-    std::vector<int64_t> shape;
-    bool half = false;
-    bool buffer = false;
-    uint64_t offset = 0, bytes = 0;
-};
-
-// A checked model file: header fields and where the tensor data lies.
-struct ParsedFile {
-    std::vector<uint8_t> bytes;
-    nlohmann::json header;
-    ModelConfig cfg;
-    std::string fingerprint;
-    nlohmann::json meta;
-    std::vector<TensorEntry> tensors;
-    size_t data_start = 0;
-};
-
-ParsedFile parse_model_file(const std::string& path) {
-    ParsedFile pf;
-    pf.bytes = read_file(path);
-    const std::string name = display_name(path);
-    auto fail = [&](const std::string& why) -> Error { return error_at(name, why); };
-    const auto& b = pf.bytes;
-    const size_t size = b.size();
-    size_t magic_cmp = std::min<size_t>(size, sizeof(kMagic));
-    if (size == 0 || std::memcmp(b.data(), kMagic, magic_cmp) != 0) throw fail("not a scvae model file");
-    if (size < 16) throw fail("truncated model file");
-    uint32_t version = read_u32(&b[8]);
-    if (version != kFileVersion) throw fail("unsupported model file version " + std::to_string(version));
-    uint64_t jlen = read_u32(&b[12]);
-    if (16 + jlen + 4 > size) throw fail("truncated model file");
-    auto whole_crc_ok = [&]() { return crc32_of(b.data(), size - 4) == read_u32(&b[size - 4]); };
-    try {
-        pf.header = nlohmann::json::parse(b.begin() + 16, b.begin() + 16 + static_cast<std::ptrdiff_t>(jlen));
-    } catch (const nlohmann::json::exception& e) {
-        if (!whole_crc_ok()) throw fail("model file checksum mismatch");
-        throw fail(std::string("corrupt model file header (") + e.what() + ")");
-    }
-    const auto& h = pf.header;
-    auto header_error = [&](const std::string& why) -> Error {
-        if (!whole_crc_ok()) return fail("model file checksum mismatch");
-        return fail("corrupt model file header (" + why + ")");
-    };
-    if (!h.is_object() || !h.contains("format") || h["format"] != "scvae-model") throw fail("not a scvae model file");
-    if (!h.contains("tensors") || !h["tensors"].is_array()) throw header_error("no tensor list");
-    uint64_t data_bytes = 0;
-    try {
-        for (const auto& t : h["tensors"]) {
-            TensorEntry e;
-            e.name = t.at("name").get<std::string>();
-            const auto& shape = t.at("shape");
-            if (!shape.is_array()) throw header_error("tensor " + e.name + " has a bad shape");
-            for (const auto& s : shape)
-                if (!s.is_number_integer()) throw header_error("tensor " + e.name + " has a bad shape");
-            e.shape = shape.get<std::vector<int64_t>>();
-            std::string dt = t.at("dtype").get<std::string>();
-            if (dt != "f32" && dt != "f16") throw header_error("tensor " + e.name + " has unknown dtype '" + dt + "'");
-            e.half = dt == "f16";
-            e.buffer = t.value("buffer", false);
-            e.offset = t.at("offset").get<uint64_t>();
-            e.bytes = t.at("bytes").get<uint64_t>();
-            uint64_t numel = 1;
-            for (auto s : e.shape) {
-                // no product beyond 2^48 elements, so the byte count cannot wrap around
-                if (s < 0 || s > (int64_t(1) << 40) || (s > 0 && numel > (uint64_t(1) << 48) / uint64_t(s)))
-                    throw header_error("tensor " + e.name + " has a bad shape");
-                numel *= static_cast<uint64_t>(s);
-            }
-            if (numel * (e.half ? 2 : 4) != e.bytes) throw header_error("tensor " + e.name + " has a bad byte count");
-            if (e.offset > (uint64_t(1) << 48) || e.bytes > (uint64_t(1) << 48))
-                throw header_error("tensor " + e.name + " lies outside the file");
-            data_bytes = std::max(data_bytes, e.offset + e.bytes);
-            pf.tensors.push_back(std::move(e));
-        }
-        // The tensors must not overlap (each byte of data belongs to one tensor at most).
-        std::vector<const TensorEntry*> by_offset;
-        for (const auto& e : pf.tensors) by_offset.push_back(&e);
-        std::sort(by_offset.begin(), by_offset.end(),
-                  [](const TensorEntry* a, const TensorEntry* b) { return a->offset < b->offset; });
-        for (size_t i = 1; i < by_offset.size(); ++i)
-            if (by_offset[i]->offset < by_offset[i - 1]->offset + by_offset[i - 1]->bytes)
-                throw header_error("tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name + " overlap");
-        pf.fingerprint = h.at("fingerprint").get<std::string>();
-        pf.meta = h.value("meta", nlohmann::json::object());
-    } catch (const nlohmann::json::exception& e) {
-        throw header_error(e.what());
-    }
-    pf.data_start = 16 + jlen;
-    uint64_t expected = 16 + jlen + data_bytes + 4;
-    if (size < expected) throw fail("truncated model file");
-    if (size > expected) throw fail("model file has " + std::to_string(size - expected) + " bytes of trailing data");
-    if (!whole_crc_ok()) throw fail("model file checksum mismatch");
-    if (h.contains("version") && h["version"] != kFileVersion)
-        throw fail("unsupported model file version " + h["version"].dump());
-    if (!h.contains("config")) throw fail("corrupt model file header (no config)");
-    try {
-        pf.cfg = ModelConfig::from_json(h["config"]);
-    } catch (const Error& e) {
-        throw fail(e.what());
-    } catch (const UsageError& e) {
-        throw fail(e.what());
-    }
-    // The tensors against the config, before anything is allocated for the network: a header whose config
-    // asks for a huge network cannot make a reader build it.
-    {
-        std::map<std::string, const TensorEntry*> by_name;
-        for (const auto& e : pf.tensors) {
-            if (by_name.count(e.name)) throw fail("tensor " + e.name + " appears twice");
-            by_name[e.name] = &e;
-        }
-        for (const auto& want : expected_tensors(pf.cfg)) {
-            auto it = by_name.find(want.name);
-            if (it == by_name.end()) throw fail("tensor " + want.name + " is missing from the model file");
-            if (it->second->shape != want.shape)
-                throw fail("tensor " + want.name + " has shape " + shape_str(it->second->shape) + ", config expects " +
-                           shape_str(want.shape));
-            by_name.erase(it);
-        }
-        if (!by_name.empty()) throw fail("tensor " + by_name.begin()->first + " does not belong to this model's config");
-    }
-    return pf;
 }
 
 // The random initial weights, drawn with plain integer and double arithmetic so that a seed gives the same
@@ -602,6 +455,15 @@ std::vector<CodeRecord> Codec::encode(const std::vector<Image>& images, const st
                 CodeRecord& r = recs[idx[k]];
                 size_t positions = r.positions();
                 r.set_dense(base + (k - start) * positions * cfg.K, positions, r.K);
+                // Weights that are finite but absurd (a damaged or hostile model file) give codes no reader
+                // accepts and k-means cannot cluster: refused here, where the values are made.
+                for (float v : r.values)
+                    if (!std::isfinite(v) || std::fabs(v) > kMaxCodeValue) {
+                        char buf[32];
+                        std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+                        throw error_at(r.source, std::string("the model gives a code value out of range (") + buf +
+                                                     ", |value| at most 1e15)");
+                    }
             }
         }
     }

@@ -53,6 +53,11 @@ every_reader() {
     every_reader h.jsonl "h.jsonl: record 1: grid 32x32 does not fit image size 128x128 with padding 0,0 for d=3"
     hostile '.pad.right=4 | .image.width=124' > h.jsonl
     every_reader h.jsonl "h.jsonl: record 1: grid 32x32 does not fit image size 124x128 with padding 4,0 for d=2"
+    # a row_ptr that rises beyond nnz and falls back (fuzz_codes_binary: the reader read past the indices)
+    hostile '.row_ptr[1] = (.indices | length) + 3' > h.jsonl
+    every_reader h.jsonl "h.jsonl: record 1: row_ptr exceeds nnz $(jq '.indices | length' a.jsonl) at position 0"
+    f=$DATA/fuzz/fuzz_codes_binary/regress-row-ptr-beyond-nnz.scv
+    every_reader "$f" "$f: record 1: row_ptr exceeds nnz 6 at position 3"
     # the binary encoding is checked by the same reader
     hostile '.d=32' | scvae-edit -o h.scv 2> /dev/null && fail "scvae-edit wrote a record with d=32"
     assert_no_file h.scv
@@ -66,11 +71,28 @@ every_reader() {
     [[ $stderr == "scvae-segment: h.jsonl: record 1: value out of range ("*"at position "* ]]
     run -1 --separate-stderr scvae-metrics --codes h.jsonl
     [[ $stderr == "scvae-metrics: h.jsonl: record 1: value out of range ("*"at position "* ]]
+    # the same in binary records whose checksum was fixed up (the issue's 1e19, 1e30, 3e38), for every reader
+    for v in 1e19 1e30 3e38; do
+        f=$DATA/fuzz/fuzz_codes_binary/regress-values-$v.scv
+        for tool in "scvae-decode -o out.png" "scvae-edit -o out.scv" "scvae-cluster -k 2 -o out.jsonl" \
+                    "scvae-segment -k 2" "scvae-segment --method spectral" "scvae-metrics --codes"; do
+            run -1 --separate-stderr $tool "$f"
+            [[ $stderr == "${tool%% *}: $f: record 1: value out of range ("*", |value| at most 1e15) at position "* ]] ||
+                fail "$tool $v: $stderr"
+        done
+    done
+    assert_no_file out.png
+    assert_no_file out.scv
+    assert_no_file out.jsonl
     # up to the bound, values are clustered with finite distances
     hostile '.values |= map(if . > 0 then 1e15 else -1e15 end)' > big.jsonl
     run -0 --separate-stderr scvae-cluster -k 2 big.jsonl
     run -0 jq -s 'map(.distance | isinfinite or isnan) | any' <<< "$output"
     assert_output false
+    # ... and segmented (k-means and spectral) and measured, with valid JSON out
+    for tool in "scvae-segment -k 2" "scvae-segment --method spectral" "scvae-metrics --codes"; do
+        run -0 --separate-stderr bash -c "$tool big.jsonl | jq -c ."
+    done
     # edits cannot create values out of range
     for edit in --set --add --scale; do
         run -1 --separate-stderr scvae-edit $edit 0=1e30 -o e.scv big.jsonl
@@ -80,6 +102,35 @@ every_reader() {
     run -2 --separate-stderr scvae-edit --traverse 0 --from 0 --to 1e20 -o e.scv a.jsonl
     [[ ${stderr_lines[0]} == *"code values lie within -1e15..1e15" ]]
     assert_no_file e.scv
+}
+
+@test "centroid files with values beyond the bound are refused (were assigned with distance inf, invalid JSON)" {
+    f=$DATA/fuzz/fuzz_centroids/regress-values-1e30.scvk
+    run -1 --separate-stderr scvae-cluster --centroids "$f" -o c.jsonl a.jsonl
+    assert_equal "$stderr" "scvae-cluster: $f: centroid 0: value out of range (|value| at most 2e15)"
+    assert_no_file c.jsonl
+    # centroids trained here and saved are read back and give finite distances
+    run -0 scvae-cluster -k 2 --save-centroids c.scvk -o /dev/null a.jsonl
+    run -0 bash -c "scvae-cluster --centroids c.scvk a.jsonl | jq -s 'map(.distance | isinfinite or isnan) | any'"
+    assert_output false
+}
+
+@test "configs out of range, or of a network too large for any machine, are refused before allocating" {
+    for c in '{"preset":"tiny","n":262144}' '{"preset":"tiny","K":65536}' '{"preset":"tiny","steps":0}' \
+             '{"preset":"tiny","channels":5000}' '{"preset":"tiny","ch_mult":[1,1,1,1,1,1,1,1,1,1,1,1]}' \
+             '{"preset":"tiny","alpha":1e300}' '{"preset":"tiny","channels":18446744073709551615}'; do
+        echo "$c" > c.json
+        run -1 --separate-stderr scvae-model init --config c.json -o m.scvm
+        [[ $stderr == "scvae-model: "*"model config: "* ]] || fail "$c: $stderr"
+        assert_no_file m.scvm
+    done
+    # each field in range, 1e12 parameters in all: refused from the config, under a 2.5 GB address space limit
+    echo '{"channels":4096,"ch_mult":[64,64,64,64],"n":65536,"K":65535}' > c.json
+    run -1 --separate-stderr bash -c "ulimit -v 2500000; scvae-model init --config c.json -o m.scvm"
+    [[ $stderr == *"model config: the network would have "*" parameters (at most 2147483648)" ]] || fail "$stderr"
+    run -1 --separate-stderr bash -c "ulimit -v 2500000; scvae-train --config c.json --steps 1 -o run $IMAGES"
+    [[ $stderr == *"model config: the network would have "*" parameters (at most 2147483648)" ]] || fail "$stderr"
+    assert_no_file m.scvm
 }
 
 @test "a few bytes cannot make a tool allocate gigabytes (under ulimit -v)" {

@@ -350,4 +350,73 @@ TEST(SparseKMeans, PaysBelowAnEighthOfTheDimensions) {
     EXPECT_TRUE(sparse_kmeans_pays(1000, 1000 * 20, 512));
     EXPECT_FALSE(sparse_kmeans_pays(1000, 1000 * 64, 512));
     EXPECT_FALSE(sparse_kmeans_pays(0, 0, 512));
+
+// Issue 15: values beyond the code value bound (finite, checksum correct) made FAISS abort (k-means) or left
+// the label at -1 and the distance at inf (assignment, written as invalid JSON). They are refused as errors.
+TEST(CentroidFile, ValuesBeyondTheBoundAreRefused) {
+    Centroids c;
+    c.k = 2;
+    c.dim = 3;
+    c.data = {0, 1, 2, 3, 4, kMaxCentroidValue};
+    std::string p = tmp_path("bound.scvk");
+    save_centroids(p, c);
+    EXPECT_EQ(load_centroids(p).data, c.data);  // at the bound: accepted
+    c.data[5] = 4e15f;
+    save_centroids(p, c);  // the writer does not check: the reader must
+    try {
+        load_centroids(p);
+        FAIL() << "expected a value error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(": centroid 1: value out of range (|value| at most 2e15)"),
+                  std::string::npos)
+            << e.what();
+    }
+    std::remove(p.c_str());
+    // the regression file of the finding (values 1e30 and -3e38, CRC fixed up)
+    EXPECT_THROW(load_centroids(std::string(SCVAE_TEST_DATA) + "/fuzz/fuzz_centroids/regress-values-1e30.scvk"), Error);
+}
+
+TEST(KMeans, HugeFiniteValuesAreAnErrorNotAnAbort) {
+    for (float big : {1e19f, 1e30f, 3e38f}) {
+        std::vector<float> x = blobs({{0, 0}, {5, 5}}, 20, 1);
+        x[7] = big;
+        KMeansOptions opt;
+        opt.k = 2;
+        try {
+            kmeans_train(x.data(), x.size() / 2, 2, opt);
+            FAIL() << "expected an error for " << big;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("k-means input: value out of range"), std::string::npos) << e.what();
+        }
+        // assignment: the vectors and the centroids are checked alike
+        Centroids c;
+        c.k = 2;
+        c.dim = 2;
+        c.data = {0, 0, 5, 5};
+        std::vector<int64_t> labels(x.size() / 2);
+        std::vector<float> dist(x.size() / 2);
+        EXPECT_THROW(kmeans_assign(c, x.data(), x.size() / 2, labels.data(), dist.data()), Error);
+        c.data[3] = big;
+        std::vector<float> ok = {1, 1};
+        int64_t l;
+        float d;
+        EXPECT_THROW(kmeans_assign(c, ok.data(), 1, &l, &d), Error);
+    }
+    // at the bound, distances stay finite and k-means separates the two groups
+    std::vector<float> x;
+    for (int i = 0; i < 20; ++i) {
+        const float v = (i % 2 ? 1.0f : -1.0f) * kMaxCodeValue;
+        x.insert(x.end(), {v, v, -v, v});
+    }
+    KMeansOptions opt;
+    opt.k = 2;
+    Centroids c = kmeans_train(x.data(), 20, 4, opt);
+    std::vector<int64_t> labels(20);
+    std::vector<float> dist(20);
+    kmeans_assign(c, x.data(), 20, labels.data(), dist.data());
+    for (int i = 0; i < 20; ++i) {
+        EXPECT_TRUE(std::isfinite(dist[i]));
+        EXPECT_EQ(labels[i], labels[i % 2]);
+    }
+    EXPECT_NE(labels[0], labels[1]);
 }

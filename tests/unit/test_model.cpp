@@ -427,6 +427,30 @@ TEST(Codec, FingerprintChangesWithAWeight) {
     EXPECT_NE(compute_fingerprint(cfg2, impl.net), f0);
 }
 
+// Issue 15: codes are checked where the encoder makes them. A model file whose weights are finite but absurd
+// gives codes beyond the code value bound; segment --model clustered them straight away (FAISS abort).
+TEST(Codec, CodesOutOfRangeFromAbsurdWeightsAreAnError) {
+    auto c = Codec::init(ModelConfig::preset_config("tiny"), 1);
+    Image img;
+    img.width = img.height = 16;
+    img.channels = 3;
+    for (int i = 0; i < 16 * 16 * 3; ++i) img.data.push_back(static_cast<float>((i * 37) % 101) / 100.0f);
+    EXPECT_EQ(c.encode({img}, {"x.png"}).size(), 1u);
+    {
+        torch::NoGradGuard ng;
+        auto params = c.impl().net->encoder->parameters();
+        params[params.size() - 2].mul_(1e30);  // the last convolution: weight and bias
+        params[params.size() - 1].add_(1e30);
+    }
+    try {
+        c.encode({img}, {"x.png"});
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("x.png: the model gives a code value out of range (", 0), 0u) << e.what();
+        EXPECT_NE(std::string(e.what()).find(", |value| at most 1e15)"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Codec, UnknownDeviceAndCuda) {
     EXPECT_EQ(parse_device("cpu"), Device::CPU);
     EXPECT_EQ(parse_device("cuda"), Device::CUDA);
@@ -604,11 +628,15 @@ TEST(ModelFile, HostileHeaders) {
         return e1;
     };
     // A config that asks for a huge network is refused from the header, before anything is allocated
-    // (K = 65535 would need a 17 GB matrix, channels = 4096 gigabytes of convolutions).
+    // (K = 65535 would need a 17 GB matrix, channels = 4096 gigabytes of convolutions): by the parameter bound
+    // of the config (issue 15), and where the config is within it, by the tensor shapes.
     EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["K"] = 65535; })),
-              bad + ": tensor lista.W_e has shape [32,16], config expects [65535,16]");
-    EXPECT_NE(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["channels"] = 4096; })).find("config expects"),
+              bad + ": model config: the network would have 4297064139 parameters (at most 2147483648)");
+    EXPECT_NE(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["channels"] = 4096; }))
+                  .find("parameters (at most 2147483648)"),
               std::string::npos);
+    EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["config"]["K"] = 4096; })),
+              bad + ": tensor lista.W_e has shape [32,16], config expects [4096,16]");
     // A shape of non-integers, a shape whose byte count wraps around, overlapping tensors.
     EXPECT_EQ(errors(with_header(bytes, [](nlohmann::json& j) { j["tensors"][0]["shape"][0] = 8.5; })),
               bad + ": corrupt model file header (tensor encoder.body.0.weight has a bad shape)");

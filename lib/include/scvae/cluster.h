@@ -26,6 +26,11 @@
 
 namespace scvae {
 
+// Largest |value| of a centroid: a mean of code values (at most kMaxCodeValue) may round a little beyond that
+// bound; twice the bound keeps every squared distance to a code vector finite in binary32 for K up to 65536
+// ((1e15 + 2e15)^2 * 65536 < 3.4e38).
+constexpr float kMaxCentroidValue = 2 * kMaxCodeValue;
+
 struct KMeansOptions {
     int k = 8;
     int iters = 25;         // Lloyd iterations
@@ -51,7 +56,8 @@ struct Centroids {
     uint64_t trained_on = 0;  // vectors in the training sample
 };
 
-// k-means on a dense n x dim row-major matrix. Throws Error when k > n or n == 0 or k < 1.
+// k-means on a dense n x dim row-major matrix. Throws Error when k > n or n == 0 or k < 1, or when a value is
+// not finite or beyond kMaxCodeValue (FAISS would abort on the overflowing distances).
 // In spherical mode the rows are normalised in place (zero rows stay zero).
 Centroids kmeans_train(float* x, size_t n, size_t dim, const KMeansOptions& opt);
 
@@ -90,7 +96,10 @@ bool sparse_kmeans_pays(size_t rows, size_t nnz, size_t dim);
 
 // Centroid files (format above). save is atomic; load throws Error("<path>: <reason>").
 void save_centroids(const std::string& path, const Centroids& c);
+// Every centroid value must be finite with |value| <= kMaxCentroidValue.
 Centroids load_centroids(const std::string& path);
+// The same for a file already in memory (`name` in messages).
+Centroids parse_centroids(const std::vector<uint8_t>& bytes, const std::string& name);
 
 // Finds a source image: `dir`/source, then `dir`/basename(source) when dir is given, else source itself.
 // Throws Error("<what>: source image '<source>' not found ...") when none exists.

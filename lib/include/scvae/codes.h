@@ -20,6 +20,14 @@ constexpr uint16_t kCodesVersionMinor = 0;
 
 enum class CodesEncoding { Binary, Json };
 
+// A valid code value is finite with |value| <= kMaxCodeValue (scvae-codes(5), VALUES): squared distances between
+// two K-vectors of such values stay finite in binary32 for every K up to 65536 (65536 * (2e15)^2 < 3.4e38).
+// Readers refuse other values ("record N: value out of range"); tools that make values check them again.
+constexpr float kMaxCodeValue = 1e15f;
+// Throws Error("<what>: value out of range (<value>, |value| at most 1e15) at index <i>") for the first value
+// that is not finite or beyond kMaxCodeValue.
+void check_code_values(const float* values, size_t count, const std::string& what);
+
 struct CodeRecord {
     // Model identity: the fingerprint (16 lowercase hex digits) and the facts a reader needs.
     std::string fingerprint;
