@@ -182,7 +182,7 @@ setup() {
         assert_output --partial -- "$o"
     done
     run -0 scvae-decode --help
-    for o in --output --model --force --batch --threads --device --quality --montage --labels --gap; do
+    for o in --output --format --model --force --batch --threads --device --quality --montage --labels --gap; do
         assert_output --partial -- "$o"
     done
 }

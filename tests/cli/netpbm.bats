@@ -162,3 +162,23 @@ same_codes() {
         || fail "$stderr"
     [ -s x.scv ]
 }
+
+@test "--format and netpbm names are in --help, the man pages and the bash and zsh completions" {
+    run -0 scvae-decode --help
+    assert_output --partial "-F, --format"
+    run -0 scvae-encode --help
+    assert_output --partial "IMAGE|FOLDER..."
+    grep -q -- '-\\-format' "$SCVAE_SOURCE_DIR/man/scvae-decode.1"
+    grep -q 'P7' "$SCVAE_SOURCE_DIR/man/scvae-encode.1"
+    grep -q -- '--format' "$SCVAE_SOURCE_DIR/completions/_scvae-decode"
+    grep -q 'ppm' "$SCVAE_SOURCE_DIR/completions/_scvae-encode"
+    # shellcheck source=/dev/null
+    source "$SCVAE_SOURCE_DIR/completions/scvae.bash"
+    touch a.ppm b.pgm c.PAM d.gif
+    COMP_WORDS=(scvae-encode '') COMP_CWORD=1 COMPREPLY=()
+    _scvae_encode
+    assert_equal "$(printf '%s\n' "${COMPREPLY[@]}" | LC_ALL=C sort | tr '\n' ' ')" "a.ppm b.pgm c.PAM "
+    COMP_WORDS=(scvae-decode -o - --format p) COMP_CWORD=4 COMPREPLY=()
+    _scvae_decode
+    assert_equal "${COMPREPLY[*]}" "png pnm pam"
+}
