@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "scvae/dataset.h"
 #include "scvae/error.h"
 #include "scvae/image.h"
 
@@ -296,4 +298,21 @@ TEST(ImageStream, TooLargeHeaderStopsTheStreamWithoutReadingThePixels) {
     EXPECT_LT(b.size(), 20u);  // the header only
     EXPECT_EQ(error_of(b, lim), "x: image too large (20x20 pixels, limit 100)");
     EXPECT_FALSE(r.next(b));
+}
+
+TEST(Pnm, TrainingFoldersFindNetpbmFiles) {
+    char tmpl[] = "/tmp/scvae-pnm-XXXXXX";
+    ASSERT_TRUE(mkdtemp(tmpl));
+    const std::string dir = tmpl;
+    ASSERT_EQ(mkdir((dir + "/sub").c_str(), 0755), 0);
+    const auto p6 = scvae::encode_image(quantised(4, 4, 3, 255, 1), ImageFormat::PNM);
+    for (const char* f : {"/b.PGM", "/a.ppm", "/sub/d.pam", "/c.txt"}) {
+        std::ofstream o(dir + f, std::ios::binary);
+        o.write(reinterpret_cast<const char*>(p6.data()), static_cast<std::streamsize>(p6.size()));
+    }
+    EXPECT_EQ(scvae::discover_images({dir}),
+              (std::vector<std::string>{dir + "/a.ppm", dir + "/b.PGM", dir + "/sub/d.pam"}));
+    for (const char* f : {"/b.PGM", "/a.ppm", "/sub/d.pam", "/c.txt"}) std::remove((dir + f).c_str());
+    rmdir((dir + "/sub").c_str());
+    rmdir(dir.c_str());
 }
