@@ -46,7 +46,7 @@ _scvae_encode() {
         COMPREPLY=( $(compgen -W '-m --model -o --output -j --json --half -b --batch -t --threads --device
             --files-from -k --keep-going --shard -q --quiet -h --help --version' -- "$cur") )
     else
-        _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
+        _scvae_files '@(png|jpg|jpeg|ppm|pgm|pbm|pnm|pam|PNG|JPG|JPEG|PPM|PGM|PBM|PNM|PAM)'
     fi
 }
 complete -F _scvae_encode scvae-encode
@@ -58,11 +58,12 @@ _scvae_decode() {
         -m|--model) _scvae_files 'scvm'; return ;;
         -o|--output) _scvae_any_file; return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
+        -F|--format) COMPREPLY=( $(compgen -W 'png jpeg pnm pam' -- "$cur") ); return ;;
         -b|--batch|-t|--threads|--quality|--montage|--gap) return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '-o --output -m --model -f --force -b --batch -t --threads --device --quality
-            --montage --labels --gap -q --quiet -h --help --version' -- "$cur") )
+        COMPREPLY=( $(compgen -W '-o --output -F --format -m --model -f --force -b --batch -t --threads --device
+            --quality --montage --labels --gap -q --quiet -h --help --version' -- "$cur") )
     else
         _scvae_files '@(scv|jsonl|json)'
     fi
@@ -114,7 +115,7 @@ _scvae_model() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     if (( COMP_CWORD == 1 )); then
-        COMPREPLY=( $(compgen -W 'init info -h --help --version' -- "$cur") )
+        COMPREPLY=( $(compgen -W 'init info export -h --help --version' -- "$cur") )
         return
     fi
     case ${COMP_WORDS[1]} in
@@ -130,6 +131,16 @@ _scvae_model() {
         info)
             if [[ $cur == -* ]]; then
                 COMPREPLY=( $(compgen -W '-j --json -h --help --version' -- "$cur") )
+            else
+                _scvae_files 'scvm'
+            fi
+            ;;
+        export)
+            case $prev in
+                -o|--output) _scvae_any_file; return ;;
+            esac
+            if [[ $cur == -* ]]; then
+                COMPREPLY=( $(compgen -W '-o --output -h --help --version' -- "$cur") )
             else
                 _scvae_files 'scvm'
             fi

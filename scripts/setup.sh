@@ -10,7 +10,7 @@ packages=(
   libtorch-dev libgloo-dev libfaiss-dev libopenblas0-pthread
   libcxxopts-dev nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev
   # tests
-  libgtest-dev bats bats-assert bats-support jq
+  libgtest-dev bats bats-assert bats-support jq netpbm python3-numpy
 )
 
 missing=()

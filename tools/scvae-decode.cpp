@@ -6,7 +6,10 @@ static scvae::DecodeOptions parse(int argc, char** argv) {
     cxxopts::Options o("scvae-decode", "Turn SC-VAE sparse codes back into images.\n"
                                        "Usage: scvae-decode [options] -o PATTERN [CODES...]   (stdin by default)");
     o.add_options()
-        ("o,output", "output image(s): PATTERN with {stem} {name} {index} {index:N} {n}, .png or .jpg; '-' = one PNG on stdout",
+        ("o,output", "output image(s): PATTERN with {stem} {name} {index} {index:N} {n}, and .png, .jpg, .ppm, .pgm, "
+                     ".pnm or .pam (one netpbm file holds every record); '-' = stdout (see --format)",
+         cxxopts::value<std::string>())
+        ("F,format", "with -o -: png (one image; the default), jpeg, or pnm or pam (a netpbm stream of every record)",
          cxxopts::value<std::string>())
         ("m,model", "model file (default: $SCVAE_MODEL, else the bundled model)", cxxopts::value<std::string>())
         ("f,force", "decode codes made by another model (same n, K and d)")
@@ -27,6 +30,7 @@ static scvae::DecodeOptions parse(int argc, char** argv) {
     scvae::DecodeOptions opt;
     if (r.count("inputs")) opt.inputs = r["inputs"].as<std::vector<std::string>>();
     if (r.count("output")) opt.output = r["output"].as<std::string>();
+    if (r.count("format")) opt.format = r["format"].as<std::string>();
     if (r.count("model")) opt.model = r["model"].as<std::string>();
     if (r.count("threads")) opt.threads = scvae::parse_int_option("--threads", r["threads"].as<std::string>(), 1, 4096);
     if (r.count("montage")) opt.montage_cols = scvae::parse_int_option("--montage", r["montage"].as<std::string>(), 1, 10000);

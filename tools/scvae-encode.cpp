@@ -3,8 +3,9 @@
 #include "scvae/codec_tools.h"
 
 static scvae::EncodeOptions parse(int argc, char** argv) {
-    cxxopts::Options o("scvae-encode", "Turn images into SC-VAE sparse codes (binary stream, or JSON Lines with --json).\n"
-                                       "Usage: scvae-encode [options] IMAGE...   ('-' reads stdin)");
+    cxxopts::Options o("scvae-encode", "Turn PNG, JPEG and netpbm images into SC-VAE sparse codes (binary stream, or JSON "
+                                       "Lines with --json).\n"
+                                       "Usage: scvae-encode [options] IMAGE|FOLDER...   ('-' reads images from stdin)");
     o.add_options()
         ("m,model", "model file (default: $SCVAE_MODEL, else the bundled model)", cxxopts::value<std::string>())
         ("o,output", "write codes to FILE ('-' = stdout)", cxxopts::value<std::string>()->default_value("-"))
@@ -13,7 +14,7 @@ static scvae::EncodeOptions parse(int argc, char** argv) {
         ("b,batch", "images per network batch", cxxopts::value<std::string>()->default_value("1"))
         ("t,threads", "CPU threads (default: every CPU this process may use)", cxxopts::value<std::string>())
         ("device", "cpu or cuda", cxxopts::value<std::string>()->default_value("cpu"))
-        ("files-from", "read image paths from FILE, one per line ('-' = stdin)", cxxopts::value<std::string>())
+        ("files-from", "read image (or folder) paths from FILE, one per line ('-' = stdin)", cxxopts::value<std::string>())
         ("k,keep-going", "report each unreadable image, go on, and exit 1 at the end")
         ("shard", "encode only every N-th input starting at I (I/N, 0-based)", cxxopts::value<std::string>())
         ("q,quiet", "no progress count on a terminal")
@@ -21,7 +22,7 @@ static scvae::EncodeOptions parse(int argc, char** argv) {
         ("version", "show the version")
         ("inputs", "images", cxxopts::value<std::vector<std::string>>());
     o.parse_positional({"inputs"});
-    o.positional_help("IMAGE...");
+    o.positional_help("IMAGE|FOLDER...");
     auto r = scvae::parse_or_usage(o, argc, argv);
     scvae::EncodeOptions opt;
     if (r.count("inputs")) opt.inputs = r["inputs"].as<std::vector<std::string>>();

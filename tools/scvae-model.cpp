@@ -1,4 +1,4 @@
-// scvae-model - make an untrained model file (init) and describe model files (info).
+// scvae-model - make an untrained model file (init), describe model files (info), export one to TorchScript.
 #include <cstring>
 #include <iostream>
 
@@ -9,7 +9,8 @@
 
 static const char* kUsage =
     "Usage: scvae-model init (--preset NAME | --config FILE.json) [--seed N] [--half] -o FILE\n"
-    "       scvae-model info [--json] [FILE...]\n";
+    "       scvae-model info [--json] [FILE...]\n"
+    "       scvae-model export [MODEL] -o FILE.pt\n";
 
 static int init_cmd(int argc, char** argv) {
     cxxopts::Options o("scvae-model init", "Write a freshly initialised (untrained) SC-VAE model file.\n");
@@ -52,14 +53,38 @@ static int info_cmd(int argc, char** argv) {
     return scvae::model_info_main(opt);
 }
 
+static int export_cmd(int argc, char** argv) {
+    cxxopts::Options o("scvae-model export",
+                       "Write a model as a TorchScript module (encode, decode, forward) for PyTorch users, by running\n"
+                       "python/scvae_torch.py with $SCVAE_PYTHON (default python3), which needs PyTorch.\n");
+    o.add_options()
+        ("o,output", "TorchScript file to write ('-' = stdout)", cxxopts::value<std::string>())
+        ("h,help", "show this help")
+        ("version", "show the version")
+        ("model", "model file", cxxopts::value<std::vector<std::string>>());
+    o.parse_positional({"model"});
+    o.positional_help("[MODEL]");
+    auto r = scvae::parse_or_usage(o, argc, argv);
+    scvae::ModelExportOptions opt;
+    if (r.count("model")) {
+        auto m = r["model"].as<std::vector<std::string>>();
+        if (m.size() > 1) throw scvae::UsageError("export: one model file at a time");
+        opt.model = m[0];
+    }
+    if (!r.count("output")) throw scvae::UsageError("export: -o FILE is required");
+    opt.output = r["output"].as<std::string>();
+    return scvae::model_export_main(opt);
+}
+
 int main(int argc, char** argv) {
     return scvae::run_tool("scvae-model", argc, argv, [](int c, char** v) {
         std::string cmd = c > 1 ? v[1] : "";
         if (cmd == "init") return init_cmd(c - 1, v + 1);
         if (cmd == "info") return info_cmd(c - 1, v + 1);
+        if (cmd == "export") return export_cmd(c - 1, v + 1);
         if (cmd == "-h" || cmd == "--help") return std::cout << kUsage, 0;
         if (cmd == "--version") return std::cout << "scvae-model " << scvae::version_string() << "\n", 0;
-        if (cmd.empty()) throw scvae::UsageError("no command given (init or info)");
-        throw scvae::UsageError("unknown command '" + cmd + "' (init or info)");
+        if (cmd.empty()) throw scvae::UsageError("no command given (init, info or export)");
+        throw scvae::UsageError("unknown command '" + cmd + "' (init, info or export)");
     });
 }

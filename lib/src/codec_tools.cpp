@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -36,6 +38,7 @@ public:
     }
     void update(size_t done) {
         if (!on_) return;
+        if (total_ > 0 && done > total_) total_ = 0;  // more images than inputs (a netpbm stream): a plain count
         shown_ = true;
         if (total_ > 0)
             std::fprintf(stderr, "\r%s: %zu/%zu %s", tool_name().c_str(), done, total_, what_.c_str());
@@ -129,21 +132,134 @@ int image_workers(int threads, int batch, const std::string& device, size_t item
     return static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(1, std::min(t, 64))), items));
 }
 
-struct LoadedImage {
-    std::string name;  // as given by the user
-    std::optional<Image> image;
-    std::string error;  // set when the file could not be read
+// The images of the inputs, one after another. A named file holds one image (a netpbm file may hold a netpbm
+// stream); standard input holds any number of PNG, JPEG and netpbm images back to back. An input with several
+// images names them stream_image_name(path, n) (stdin-0001, ...), and messages say "<input>: image N".
+class ImageInputs {
+public:
+    struct Item {
+        std::string source;   // the record's source name
+        std::string display;  // the name in messages
+        std::vector<uint8_t> bytes;
+        std::string error;    // set when the input could not be read
+    };
+    explicit ImageInputs(const std::vector<std::string>& paths) : paths_(paths) {}
+
+    bool next(Item& it) {
+        if (held_) {
+            it = std::move(*held_);
+            held_.reset();
+            return true;
+        }
+        return read(it);
+    }
+    // Whether the first input is a stream of several images (reads its first image ahead).
+    bool first_is_stream() {
+        if (!held_ && !started_) {
+            Item it;
+            if (read(it)) held_ = std::move(it);
+        }
+        return several_;
+    }
+    size_t images() const { return images_; }
+
+private:
+    bool read(Item& it) {
+        started_ = true;
+        for (;;) {
+            if (!reader_) {
+                if (next_path_ >= paths_.size()) return false;
+                path_ = paths_[next_path_++];
+                ++images_;
+                try {
+                    file_ = std::make_unique<InputFile>(path_);
+                } catch (const Error& e) {
+                    it = Item{path_, display_name(path_), {}, e.what()};
+                    return true;
+                }
+                reader_ = std::make_unique<ImageStreamReader>(file_->get(), file_->name(), path_ != "-");
+                --images_;
+            }
+            try {
+                if (reader_->next(it.bytes)) {
+                    ++images_;
+                    const size_t n = reader_->images_read();
+                    several_ = n > 1 || reader_->more();
+                    it.source = several_ ? stream_image_name(path_, n) : path_;
+                    it.display = several_ ? file_->name() + ": image " + std::to_string(n) : file_->name();
+                    it.error.clear();
+                    return true;
+                }
+                if (reader_->trailing() > 0)
+                    warn(file_->name() + ": ignored " + std::to_string(reader_->trailing()) + " bytes after image " +
+                         std::to_string(reader_->images_read()) + " that start no PNG, JPEG or netpbm image");
+            } catch (const Error& e) {
+                ++images_;
+                it = Item{path_, file_->name(), {}, e.what()};
+                reader_.reset();
+                file_.reset();
+                return true;
+            }
+            reader_.reset();
+            file_.reset();
+        }
+    }
+
+    const std::vector<std::string>& paths_;
+    size_t next_path_ = 0;
+    std::string path_;
+    std::unique_ptr<InputFile> file_;
+    std::unique_ptr<ImageStreamReader> reader_;
+    std::optional<Item> held_;
+    bool started_ = false;
+    bool several_ = false;
+    size_t images_ = 0;  // images met so far, readable or not
 };
 
-LoadedImage load_one(const std::string& path) {
+struct LoadedImage {
+    std::string name;  // the record's source name
+    std::optional<Image> image;
+    std::string error;  // set when the image could not be read
+};
+
+LoadedImage load_one(ImageInputs::Item&& item) {
     LoadedImage li;
-    li.name = path;
+    li.name = std::move(item.source);
+    if (!item.error.empty()) {
+        li.error = std::move(item.error);
+        return li;
+    }
     try {
-        li.image = read_image(path);
+        li.image = decode_image(item.bytes.data(), item.bytes.size(), item.display);
     } catch (const Error& e) {
         li.error = e.what();
     }
     return li;
+}
+
+// Folders are searched recursively for PNG, JPEG and netpbm files (by extension, case-insensitive), sorted
+// by path, as scvae-train does; other inputs are kept as given.
+std::vector<std::string> expand_folders(const std::vector<std::string>& inputs) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> out;
+    for (const auto& in : inputs) {
+        std::error_code ec;
+        if (in == "-" || !fs::is_directory(in, ec)) {
+            out.push_back(in);
+            continue;
+        }
+        std::vector<std::string> found;
+        for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            if (it->is_regular_file(ec) && image_format_from_name(it->path().string()) != ImageFormat::Unknown)
+                found.push_back(it->path().string());
+        }
+        if (ec) throw error_at(in, ec.message());
+        if (found.empty()) throw error_at(in, "no PNG, JPEG or netpbm images in this folder");
+        std::sort(found.begin(), found.end());
+        out.insert(out.end(), found.begin(), found.end());
+    }
+    return out;
 }
 
 std::vector<std::string> gather_inputs(const EncodeOptions& opt) {
@@ -154,12 +270,13 @@ std::vector<std::string> gather_inputs(const EncodeOptions& opt) {
     }
     if (all.empty()) {
         if (is_terminal(STDIN_FILENO))
-            throw UsageError("no input images (give IMAGE..., '-' for stdin, or --files-from FILE)");
+            throw UsageError("no input images (give IMAGE... or FOLDER..., '-' for stdin, or --files-from FILE)");
         all.push_back("-");
     }
     size_t stdin_uses = 0;
     for (const auto& p : all) stdin_uses += (p == "-");
     if (stdin_uses > 1) throw UsageError("'-' (stdin) can be given only once");
+    all = expand_folders(all);
     if (opt.shard.count == 1) return all;
     std::vector<std::string> mine;
     for (size_t i = 0; i < all.size(); ++i)
@@ -170,9 +287,8 @@ std::vector<std::string> gather_inputs(const EncodeOptions& opt) {
 }  // namespace
 
 namespace {
-void encode_batches(const EncodeOptions& opt, const std::vector<std::string>& inputs, Codec& codec,
-                    CodeWriter& writer, AtomicOutput& out, Progress& progress,
-                    const std::function<void(const std::string&)>& unreadable);
+void encode_batches(const EncodeOptions& opt, ImageInputs& source, Codec& codec, CodeWriter& writer,
+                    AtomicOutput& out, Progress& progress, const std::function<void(const std::string&)>& unreadable);
 }  // namespace
 
 int encode_main(const EncodeOptions& opt) {
@@ -191,16 +307,24 @@ int encode_main(const EncodeOptions& opt) {
     CodeWriter writer(out.get(), out.name(), wopt);
 
     size_t failures = 0;
-    Progress progress(opt.quiet, "images", inputs.size());
+    const bool from_stdin = std::find(inputs.begin(), inputs.end(), "-") != inputs.end();
+    // The count of images is known ahead only for files (a netpbm file may still hold more: the count then
+    // goes on without a total).
+    Progress progress(opt.quiet, "images", from_stdin ? 0 : inputs.size());
     // An unreadable image stops the run, or with --keep-going is reported and counted.
     auto unreadable = [&](const std::string& error) {
         if (!opt.keep_going) throw Error(error);
         warn(error);
         ++failures;
     };
-    const int workers = image_workers(opt.threads, opt.batch, opt.device, inputs.size());
+    ImageInputs source(inputs);
+    // A stream on stdin counts as many images for the choice of workers.
+    const size_t items = inputs.size() == 1 && source.first_is_stream() ? 64 : inputs.size();
+    const int workers = image_workers(opt.threads, opt.batch, opt.device, items);
+    size_t done = 0;
     if (workers > 1) {
-        // Each worker reads and encodes whole images; records are written in input order.
+        // This thread reads the inputs; each worker decodes and encodes whole images; records are written in
+        // input order.
         set_threads(1);
         WorkerPool pool(workers);
         struct Result {
@@ -208,13 +332,17 @@ int encode_main(const EncodeOptions& opt) {
             std::string error;
         };
         std::deque<std::future<Result>> inflight;
-        size_t next = 0;
-        for (size_t i = 0; i < inputs.size(); ++i) {
-            while (next < inputs.size() && inflight.size() < static_cast<size_t>(2 * workers)) {
-                const size_t k = next++;
-                inflight.push_back(pool.submit([&codec, &inputs, k]() {
+        bool more = true;
+        for (;;) {
+            while (more && inflight.size() < static_cast<size_t>(2 * workers)) {
+                auto item = std::make_shared<ImageInputs::Item>();
+                if (!source.next(*item)) {
+                    more = false;
+                    break;
+                }
+                inflight.push_back(pool.submit([&codec, item]() {
                     Result r;
-                    LoadedImage li = load_one(inputs[k]);
+                    LoadedImage li = load_one(std::move(*item));
                     if (!li.image) {
                         r.error = li.error;
                         return r;
@@ -225,9 +353,11 @@ int encode_main(const EncodeOptions& opt) {
                     return r;
                 }));
             }
-            progress.update(i);
+            if (inflight.empty()) break;
+            progress.update(done);
             Result r = inflight.front().get();
             inflight.pop_front();
+            ++done;
             if (!r.rec) {
                 unreadable(r.error);
                 continue;
@@ -236,12 +366,12 @@ int encode_main(const EncodeOptions& opt) {
             if (out.is_stdout()) std::fflush(stdout);
         }
     } else {
-        encode_batches(opt, inputs, codec, writer, out, progress, unreadable);
+        encode_batches(opt, source, codec, writer, out, progress, unreadable);
     }
-    progress.update(inputs.size());
+    progress.update(source.images());
     out.commit();
     if (failures > 0) {
-        warn(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " images could not be encoded");
+        warn(std::to_string(failures) + " of " + std::to_string(source.images()) + " images could not be encoded");
         return kExitData;
     }
     return kExitOk;
@@ -249,22 +379,25 @@ int encode_main(const EncodeOptions& opt) {
 
 namespace {
 
-// Batches of --batch images; the next batch is decoded on another thread while the network runs on this one.
-void encode_batches(const EncodeOptions& opt, const std::vector<std::string>& inputs, Codec& codec,
-                    CodeWriter& writer, AtomicOutput& out, Progress& progress,
-                    const std::function<void(const std::string&)>& unreadable) {
-    auto load_batch = [&inputs, &opt](size_t start) {
+// Batches of --batch images; the next batch is read and decoded on another thread while the network runs on
+// this one.
+void encode_batches(const EncodeOptions& opt, ImageInputs& source, Codec& codec, CodeWriter& writer,
+                    AtomicOutput& out, Progress& progress, const std::function<void(const std::string&)>& unreadable) {
+    auto load_batch = [&source, &opt]() {
         std::vector<LoadedImage> batch;
-        for (size_t i = start; i < inputs.size() && i < start + static_cast<size_t>(opt.batch); ++i)
-            batch.push_back(load_one(inputs[i]));
+        ImageInputs::Item item;
+        while (batch.size() < static_cast<size_t>(opt.batch) && source.next(item))
+            batch.push_back(load_one(std::move(item)));
         return batch;
     };
-    std::future<std::vector<LoadedImage>> next = std::async(std::launch::async, load_batch, 0);
-    for (size_t start = 0; start < inputs.size(); start += opt.batch) {
-        progress.update(start);
+    std::future<std::vector<LoadedImage>> next = std::async(std::launch::async, load_batch);
+    size_t done = 0;
+    for (;;) {
+        progress.update(done);
         std::vector<LoadedImage> batch = next.get();
-        if (start + opt.batch < inputs.size())
-            next = std::async(std::launch::async, load_batch, start + opt.batch);
+        if (batch.empty()) break;
+        done += batch.size();
+        next = std::async(std::launch::async, load_batch);
         std::vector<Image> images;
         std::vector<std::string> names;
         for (auto& li : batch) {
@@ -286,21 +419,40 @@ void encode_batches(const EncodeOptions& opt, const std::vector<std::string>& in
 
 namespace {
 
-// Where decoded images go: one file per record through a pattern, one image on stdout, or a montage.
+// Where decoded images go: one file per record through a pattern, one image on stdout or in one file, a
+// netpbm stream (every record, one image after another) on stdout or in one .ppm/.pgm/.pnm/.pam file, or a
+// montage.
 class ImageSink {
 public:
     explicit ImageSink(const DecodeOptions& opt) : opt_(opt) {
         if (opt.output.empty())
-            throw UsageError("no output given: use -o PATTERN (e.g. -o '{stem}.png'), or -o - for one image on stdout");
+            throw UsageError("no output given: use -o PATTERN (e.g. -o '{stem}.png'), or -o - for standard output");
         single_ = opt.output == "-" || !pattern_has_placeholder(opt.output) || opt.montage_cols > 0;
         if (opt.output == "-" && is_terminal(STDOUT_FILENO))
             throw UsageError("refusing to write an image to a terminal; use -o FILE or a pipe");
-        if (opt.output != "-") {
+        if (opt.output == "-") {
+            fmt_ = ImageFormat::PNG;
+            if (!opt.format.empty()) {
+                if (opt.format == "png") fmt_ = ImageFormat::PNG;
+                else if (opt.format == "jpeg" || opt.format == "jpg") fmt_ = ImageFormat::JPEG;
+                else if (opt.format == "pnm" || opt.format == "ppm") fmt_ = ImageFormat::PNM;
+                else if (opt.format == "pam") fmt_ = ImageFormat::PNM, pam_ = true;
+                else throw UsageError("--format: expected png, jpeg, pnm or pam, not '" + opt.format + "'");
+            }
+        } else {
+            if (!opt.format.empty())
+                throw UsageError("--format applies to -o - only; the extension of " + opt.output +
+                                 " chooses its format");
             // Fail before any work on an unknown extension.
-            ImageFormat f = image_format_from_name(expand_pattern(opt.output, "x", 0));
-            if (f == ImageFormat::Unknown)
-                throw UsageError(opt.output + ": unknown image extension (use .png, .jpg or .jpeg)");
+            const std::string example = expand_pattern(opt.output, "x", 0);
+            fmt_ = image_format_from_name(example);
+            std::string ext = example.substr(std::min(example.size(), example.find_last_of('.')));
+            for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (fmt_ == ImageFormat::Unknown || ext == ".pbm") throw UsageError(unknown_extension_message(opt.output));
+            pam_ = ext == ".pam";
         }
+        // netpbm into one output: every record goes there as it is decoded.
+        stream_ = single_ && opt.montage_cols == 0 && fmt_ == ImageFormat::PNM;
     }
 
     void add(Image img, const CodeRecord& rec, size_t index, const std::string& where) {
@@ -309,10 +461,18 @@ public:
             labels_.push_back(expand_pattern("{stem}", rec.source, 0));
             return;
         }
+        if (stream_) {
+            if (!out_) out_.emplace(opt_.output);
+            std::vector<uint8_t> bytes = pam_ ? encode_pam(img, wopts()) : encode_image(img, ImageFormat::PNM, wopts());
+            out_->write(bytes.data(), bytes.size());
+            if (out_->is_stdout()) std::fflush(stdout);
+            return;
+        }
         if (single_) {
             if (held_)
                 throw Error(where + ": more than one record, but -o " + opt_.output +
-                            " names one image; use a pattern such as -o '{stem}-{index}.png'");
+                            " names one image; use a pattern such as -o '{stem}-{index}.png', or netpbm" +
+                            (opt_.output == "-" ? " (--format pnm)" : " (.ppm)") + " for a stream of images");
             held_ = std::move(img);
             return;
         }
@@ -328,9 +488,19 @@ public:
     void finish(size_t records, const std::string& name) {
         if (records == 0) throw Error(name + ": no records in the code stream");
         if (opt_.montage_cols > 0) {
-            write_image(opt_.output, make_montage_image(), wopts());
+            const Image m = make_montage_image();
+            if (pam_ && opt_.output == "-") {  // write_image names P7 by a .pam extension only
+                std::vector<uint8_t> bytes = encode_pam(m, wopts());
+                AtomicOutput o("-");
+                o.write(bytes.data(), bytes.size());
+                o.commit();
+            } else {
+                write_image(opt_.output, m, wopts(), fmt_);
+            }
+        } else if (stream_) {
+            out_->commit();
         } else if (held_) {
-            write_image(opt_.output, *held_, wopts());
+            write_image(opt_.output, *held_, wopts(), fmt_);
         }
     }
 
@@ -344,6 +514,10 @@ private:
 
     const DecodeOptions& opt_;
     bool single_ = false;
+    bool stream_ = false;
+    bool pam_ = false;
+    ImageFormat fmt_ = ImageFormat::PNG;
+    std::optional<AtomicOutput> out_;
     std::optional<Image> held_;
     std::map<std::string, size_t> written_;
     std::vector<Image> tiles_;

@@ -19,11 +19,8 @@ namespace scvae {
 
 namespace {
 
-bool has_image_extension(const fs::path& p) {
-    std::string e = p.extension().string();
-    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
-    return e == ".png" || e == ".jpg" || e == ".jpeg";
-}
+// PNG, JPEG and netpbm names (.png .jpg .jpeg .ppm .pgm .pbm .pnm .pam, any case), as scvae-encode finds them.
+bool has_image_extension(const fs::path& p) { return image_format_from_name(p.string()) != ImageFormat::Unknown; }
 
 uint64_t fnv1a(const std::string& s) {
     uint64_t h = 1469598103934665603ULL;

@@ -23,6 +23,7 @@
 #endif
 #include <sys/stat.h>
 
+#include "pnm.h"
 #include "scvae/error.h"
 #include "scvae/io.h"
 
@@ -637,6 +638,7 @@ ImageFormat sniff_image_format(const uint8_t* data, size_t size) {
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
     if (data && size >= 8 && std::memcmp(data, png_sig, 8) == 0) return ImageFormat::PNG;
     if (data && size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) return ImageFormat::JPEG;
+    if (is_pnm_magic(data, size)) return ImageFormat::PNM;
     return ImageFormat::Unknown;
 }
 
@@ -644,7 +646,12 @@ ImageFormat image_format_from_name(const std::string& path) {
     std::string ext = lower_extension(path);
     if (ext == ".png") return ImageFormat::PNG;
     if (ext == ".jpg" || ext == ".jpeg") return ImageFormat::JPEG;
+    if (ext == ".ppm" || ext == ".pgm" || ext == ".pbm" || ext == ".pnm" || ext == ".pam") return ImageFormat::PNM;
     return ImageFormat::Unknown;
+}
+
+std::string unknown_extension_message(const std::string& path) {
+    return path + ": unknown image extension (use .png, .jpg, .jpeg, .ppm, .pgm, .pnm or .pam)";
 }
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits) {
@@ -652,7 +659,8 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
     switch (sniff_image_format(data, size)) {
         case ImageFormat::PNG: return decode_png(data, size, name, limits);
         case ImageFormat::JPEG: return decode_jpeg(data, size, name, limits);
-        default: throw error_at(name, "not a PNG or JPEG file");
+        case ImageFormat::PNM: return decode_pnm(data, size, name, limits);
+        default: throw error_at(name, "not a PNG, JPEG or netpbm file");
     }
 }
 
@@ -674,20 +682,32 @@ std::vector<uint8_t> encode_image(const Image& img, ImageFormat fmt, const Write
             throw UsageError("JPEG quality must be 1 to 100, not " + std::to_string(opt.jpeg_quality));
         return encode_jpeg(img, opt);
     }
-    throw UsageError("unknown image format (use PNG or JPEG)");
+    if (fmt == ImageFormat::PNM) {
+        if (opt.png_bit_depth != 8 && opt.png_bit_depth != 16)
+            throw UsageError("netpbm bit depth must be 8 or 16, not " + std::to_string(opt.png_bit_depth));
+        return encode_pnm(img, false, opt.png_bit_depth);
+    }
+    throw UsageError("unknown image format (use PNG, JPEG or netpbm)");
+}
+
+std::vector<uint8_t> encode_pam(const Image& img, const WriteOptions& opt) {
+    check_image(img, "encode");
+    if (opt.png_bit_depth != 8 && opt.png_bit_depth != 16)
+        throw UsageError("netpbm bit depth must be 8 or 16, not " + std::to_string(opt.png_bit_depth));
+    return encode_pnm(img, true, opt.png_bit_depth);
 }
 
 void write_image(const std::string& path, const Image& img, const WriteOptions& opt, ImageFormat fmt_for_stdout) {
     ImageFormat fmt = fmt_for_stdout;
     if (path != "-") {
         fmt = image_format_from_name(path);
-        if (fmt == ImageFormat::Unknown) throw UsageError(path + ": unknown image extension (use .png, .jpg or .jpeg)");
+        if (fmt == ImageFormat::Unknown || lower_extension(path) == ".pbm") throw UsageError(unknown_extension_message(path));
     } else if (is_terminal(1)) {
         throw UsageError("refusing to write an image to a terminal; use -o FILE or a pipe");
     }
     std::vector<uint8_t> bytes;
     try {
-        bytes = encode_image(img, fmt, opt);
+        bytes = path != "-" && lower_extension(path) == ".pam" ? encode_pam(img, opt) : encode_image(img, fmt, opt);
     } catch (const UsageError& e) {
         throw UsageError(display_name(path, true) + ": " + e.what());
     } catch (const Error& e) {

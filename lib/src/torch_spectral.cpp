@@ -235,7 +235,7 @@ void check_output_names(const SegmentToolOptions& opt) {
         if (p->empty()) continue;
         if (*p == "-") throw UsageError("image outputs need a file name pattern, not '-' (stdout carries the summary)");
         if (image_format_from_name(expand_pattern(*p, "x", 0)) == ImageFormat::Unknown)
-            throw UsageError(*p + ": unknown image extension (use .png, .jpg or .jpeg)");
+            throw UsageError(unknown_extension_message(*p));
     }
 }
 

@@ -118,7 +118,7 @@ setup() {
 
 @test "--keep-going reports each bad file, encodes the rest, exits 1" {
     run -1 --separate-stderr scvae-encode --keep-going -o kg.scv "$IMAGES/photo1.jpg" "$IMAGES/notimage.png" "$IMAGES/photo2.png"
-    [[ $stderr == *"notimage.png: not a PNG or JPEG file"* ]]
+    [[ $stderr == *"notimage.png: not a PNG, JPEG or netpbm file"* ]]
     [[ $stderr == *"1 of 3 images could not be encoded"* ]]
     run -0 bash -c "scvae-decode -o 'kg-{index}.png' kg.scv && ls kg-*.png | wc -l"
     assert_output "2"
@@ -126,7 +126,7 @@ setup() {
 
 @test "a bad image stops the run without --keep-going and leaves no output file" {
     run -1 --separate-stderr scvae-encode -o bad.scv "$IMAGES/photo1.jpg" "$IMAGES/notimage.png"
-    assert_equal "$stderr" "scvae-encode: $IMAGES/notimage.png: not a PNG or JPEG file"
+    assert_equal "$stderr" "scvae-encode: $IMAGES/notimage.png: not a PNG, JPEG or netpbm file"
     assert_no_file bad.scv
 }
 
@@ -182,7 +182,7 @@ setup() {
         assert_output --partial -- "$o"
     done
     run -0 scvae-decode --help
-    for o in --output --model --force --batch --threads --device --quality --montage --labels --gap; do
+    for o in --output --format --model --force --batch --threads --device --quality --montage --labels --gap; do
         assert_output --partial -- "$o"
     done
 }
@@ -305,7 +305,7 @@ setup() {
     run -0 bash -c "scvae-encode -t 2 --json ${imgs[*]} | jq -r .source"
     assert_output "$(printf '%s\n' "${imgs[@]}")"
     run -1 --separate-stderr scvae-encode -t 2 -k -o kg.scv "${imgs[0]}" "$IMAGES/notimage.png" "${imgs[2]}" "${imgs[3]}"
-    [[ $stderr == *"notimage.png: not a PNG or JPEG file"* ]]
+    [[ $stderr == *"notimage.png: not a PNG, JPEG or netpbm file"* ]]
     [[ $stderr == *"1 of 4 images could not be encoded"* ]]
     run -0 bash -c "cat kg.scv | scvae-metrics --codes - | jq .codes.records"
     assert_output "3"

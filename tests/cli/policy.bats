@@ -61,7 +61,7 @@ PY
 @test "--help has one usage block and shows no default twice" {
     local tool
     for tool in scvae-encode scvae-decode scvae-edit scvae-cluster scvae-metrics scvae-segment "scvae-model init" \
-        "scvae-model info" scvae-train; do
+        "scvae-model info" "scvae-model export" scvae-train; do
         # shellcheck disable=SC2086
         run -0 $tool --help
         assert_equal "$(grep -c 'Usage:' <<<"$output")" 1

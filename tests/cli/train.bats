@@ -234,7 +234,7 @@ Try 'scvae-train --help' for more information."
     printf 'x' > "$BATS_TEST_TMPDIR/bad.png"
     run -1 --separate-stderr scvae-train --preset tiny --size 16 -b 2 --procs 2 --steps 1 -o "$BATS_TEST_TMPDIR/bad" \
         "$BATS_TEST_TMPDIR/bad.png"
-    assert_equal "$stderr" "scvae-train: $BATS_TEST_TMPDIR/bad.png: not a PNG or JPEG file (skipped)
+    assert_equal "$stderr" "scvae-train: $BATS_TEST_TMPDIR/bad.png: not a PNG, JPEG or netpbm file (skipped)
 scvae-train: training set: no readable images"
     run -2 scvae-train "${FAST[@]}" --procs 0 -o "$BATS_TEST_TMPDIR/x" "$IMGS"
     assert_output --partial "--procs"

@@ -426,7 +426,7 @@ TEST(ImageFormat, FromName) {
 TEST(ImageErrors, ExactMessages) {
     std::string p;
     p = data("notimage.png");
-    expect_message<scvae::Error>([&] { scvae::read_image(p); }, p + ": not a PNG or JPEG file");
+    expect_message<scvae::Error>([&] { scvae::read_image(p); }, p + ": not a PNG, JPEG or netpbm file");
     p = data("empty.png");
     expect_message<scvae::Error>([&] { scvae::read_image(p); }, p + ": empty file");
     p = data("truncated.jpg");
@@ -512,9 +512,9 @@ TEST(ImageErrors, UnknownExtension) {
     std::string dir = make_tmpdir();
     Image img = quantised_image(4, 4, 3, 255, 1);
     expect_message<scvae::UsageError>([&] { scvae::write_image(dir + "/a.gif", img); },
-                                      dir + "/a.gif: unknown image extension (use .png, .jpg or .jpeg)");
+                                      dir + "/a.gif: unknown image extension (use .png, .jpg, .jpeg, .ppm, .pgm, .pnm or .pam)");
     expect_message<scvae::UsageError>([&] { scvae::write_image(dir + "/noext", img); },
-                                      dir + "/noext: unknown image extension (use .png, .jpg or .jpeg)");
+                                      dir + "/noext: unknown image extension (use .png, .jpg, .jpeg, .ppm, .pgm, .pnm or .pam)");
     EXPECT_TRUE(list_dir(dir).empty());
 }
 

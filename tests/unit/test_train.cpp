@@ -268,11 +268,15 @@ TEST(Train, AlphaSetsTheInitialThresholdsAndIsRecorded) {
     EXPECT_FLOAT_EQ(fresh->cfg.alpha, 0.25f);
     expect_theta(*fresh, 0.25 / fresh->net->lista->L);
 
-    // --init keeps the trained thresholds and records the new alpha (--init-alpha does not apply)
-    auto tuned = one_step("alpha-ft", 0.5, 1.0, d + "/alpha/last.scvm");
+    // --init keeps the trained thresholds and records the new alpha
+    auto tuned = one_step("alpha-ft", 0.5, -1, d + "/alpha/last.scvm");
     EXPECT_FLOAT_EQ(tuned->cfg.alpha, 0.5f);
     EXPECT_FLOAT_EQ(read_model_info(d + "/alpha-ft/best.scvm").config.alpha, 0.5f);
     expect_theta(*tuned, 0.25 / tuned->net->lista->L);
+    // --init with --init-alpha restarts them at A0/L (scvae-train(1), since e8d50be)
+    auto restarted = one_step("alpha-ft-a0", 0.5, 1.0, d + "/alpha/last.scvm");
+    EXPECT_FLOAT_EQ(restarted->cfg.alpha, 0.5f);
+    expect_theta(*restarted, 1.0 / restarted->net->lista->L);
 
     // --init-alpha sets the starting thresholds apart from the loss weight
     auto apart = one_step("alpha-init", 0.25, 1.0, "");

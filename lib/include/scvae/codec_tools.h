@@ -9,7 +9,7 @@
 namespace scvae {
 
 struct EncodeOptions {
-    std::vector<std::string> inputs;  // image paths, "-" = stdin
+    std::vector<std::string> inputs;  // image paths or folders (searched recursively), "-" = stdin
     std::string files_from;           // file with one path per line ("-" = stdin)
     std::string model;                // "" = default_model_path()
     std::string output = "-";
@@ -30,6 +30,7 @@ struct DecodeOptions {
     std::vector<std::string> inputs;  // code streams, "-" = stdin (default)
     std::string model;                // "" = default_model_path()
     std::string output;               // pattern ({stem}, {name}, {index}, {index:N}, {n}, %d) or "-"
+    std::string format;               // with "-": png (default), jpeg, pnm or pam
     bool force = false;
     int batch = 1;
     int threads = 0;

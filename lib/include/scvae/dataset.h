@@ -20,7 +20,8 @@
 
 namespace scvae {
 
-// Lists the training images: folders are searched recursively for .png/.jpg/.jpeg (case-insensitive), in
+// Lists the training images: folders are searched recursively for .png/.jpg/.jpeg and the netpbm names
+// .ppm/.pgm/.pbm/.pnm/.pam (case-insensitive), in
 // sorted order; files are taken as given; each `lists` file (one path per line, "-" = stdin) adds its paths.
 // Duplicates are removed (first occurrence kept). Throws Error for a missing input.
 std::vector<std::string> discover_images(const std::vector<std::string>& inputs,

@@ -3,7 +3,7 @@
 //   scvae::Error       data or runtime error (bad file, corrupt stream, I/O)  -> exit 1
 //   scvae::UsageError  wrong command line (unknown option, bad value)          -> exit 2
 //
-// The message carries the context ("photo.jpg: not a PNG or JPEG file",
+// The message carries the context ("photo.jpg: not a PNG, JPEG or netpbm file",
 // "codes.scv: record 3: checksum mismatch"); the tool prefixes its own name.
 // Bugs are asserts, never these exceptions.
 #pragma once

@@ -1,13 +1,16 @@
-// scvae/image.h - reading and writing PNG and JPEG images (libpng, libjpeg-turbo).
+// scvae/image.h - reading and writing PNG and JPEG images (libpng, libjpeg-turbo) and raw netpbm images
+// (PBM P4, PGM P5, PPM P6, PAM P7; 8 or 16 bit), one at a time or several concatenated in one stream.
 //
 // Pixels are float32 in [0,1], interleaved HWC, row-major, top row first.
 // All errors are scvae::Error with the message "<name>: <reason>", for example
-//   "photo.jpg: not a PNG or JPEG file", "a.png: truncated or corrupt PNG (...)",
+//   "photo.jpg: not a PNG, JPEG or netpbm file", "a.png: truncated or corrupt PNG (...)",
 //   "huge.png: image too large (40000x40000 pixels, limit 100000000)".
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,7 +28,7 @@ struct Image {
     size_t pixels() const { return static_cast<size_t>(width) * height; }
 };
 
-enum class ImageFormat { Unknown, PNG, JPEG };
+enum class ImageFormat { Unknown, PNG, JPEG, PNM };
 
 struct ImageLimits {
     // Refuse images with more pixels than this, checked from the header before any allocation.
@@ -34,12 +37,17 @@ struct ImageLimits {
 
 // Sniffs the format from the first bytes.
 ImageFormat sniff_image_format(const uint8_t* data, size_t size);
-// Format from a file name's extension (.png, .jpg, .jpeg, case-insensitive); Unknown otherwise.
+// Format from a file name's extension (case-insensitive): .png; .jpg, .jpeg; .ppm, .pgm, .pbm, .pnm, .pam
+// (netpbm); Unknown otherwise.
 ImageFormat image_format_from_name(const std::string& path);
+// "<path>: unknown image extension (use .png, .jpg, .jpeg, .ppm, .pgm, .pnm or .pam)": the message for an
+// output name whose extension names no format these functions write.
+std::string unknown_extension_message(const std::string& path);
 
-// Reads a PNG or JPEG file; "-" reads standard input. `name` in messages is the path ("-" shows as "<stdin>").
+// Reads a PNG, JPEG or netpbm file (the first image of a netpbm stream); "-" reads standard input.
+// `name` in messages is the path ("-" shows as "<stdin>").
 Image read_image(const std::string& path, const ImageLimits& limits = {});
-// Decodes an in-memory PNG or JPEG; `name` is used in messages.
+// Decodes an in-memory PNG, JPEG or netpbm image (the first one); `name` is used in messages.
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits = {});
 
 struct WriteOptions {
@@ -47,13 +55,63 @@ struct WriteOptions {
     int png_bit_depth = 8;  // 8 or 16
 };
 
-// Encodes to memory.
+// Encodes to memory. PNM writes P5 (gray) or P6 (colour), alpha dropped, maxval 255 (65535 with
+// png_bit_depth 16); encode_pam writes P7 with every channel.
 std::vector<uint8_t> encode_image(const Image& img, ImageFormat fmt, const WriteOptions& opt = {});
-// Writes by extension (.png/.jpg/.jpeg); "-" writes PNG to standard output (or `fmt_for_stdout`).
+std::vector<uint8_t> encode_pam(const Image& img, const WriteOptions& opt = {});
+// Writes by extension (.png/.jpg/.jpeg/.ppm/.pgm/.pnm/.pam); "-" writes PNG to standard output (or `fmt_for_stdout`).
 // A file is written atomically: to a temporary file in the same folder, then renamed, so a failure leaves
 // nothing behind and never a half-written image.
 void write_image(const std::string& path, const Image& img, const WriteOptions& opt = {},
                  ImageFormat fmt_for_stdout = ImageFormat::PNG);
+
+// Several images in one byte stream, as netpbm programs write them (P4-P7 images back to back) and as `cat`
+// joins PNG and JPEG files: each next() returns the bytes of one image, found from its own structure (PNG
+// chunks up to IEND, JPEG markers up to EOI, a netpbm header and its raster), without decoding it; decode
+// them with decode_image. Whitespace between images is skipped (as netpbm does). Reading is incremental:
+// memory holds one image.
+//
+// With `single` (a named file), the input holds one image as before, except that a netpbm image may be
+// followed by more netpbm images. Without it (standard input), any mix of formats may follow.
+// An image whose end cannot be found (an unknown format, a corrupt header) takes the rest of the input, so
+// that decode_image reports it with its usual message and the stream ends there. A truncated image is
+// returned as it is, for decode_image to report. Bytes after an image that start no known image are left
+// unread: trailing() says how many there were (after the last next() returned false).
+class ImageStreamReader {
+public:
+    // Reads from `f` (not owned); `name` for messages.
+    ImageStreamReader(FILE* f, std::string name, bool single, const ImageLimits& limits = {});
+    ~ImageStreamReader();
+    ImageStreamReader(const ImageStreamReader&) = delete;
+    ImageStreamReader& operator=(const ImageStreamReader&) = delete;
+    // The next image's bytes; false at the end (never for the first image: an empty input gives empty bytes,
+    // which decode_image reports as "empty file"). Throws Error("<name>: read error: ...").
+    bool next(std::vector<uint8_t>& bytes);
+    // After next() returned true: whether another image follows (looks ahead, so on a pipe it waits for the
+    // writer's next bytes or end).
+    bool more();
+    size_t images_read() const { return count_; }
+    uint64_t trailing() const { return trailing_; }
+
+private:
+    struct Buf;
+    std::unique_ptr<Buf> in_;
+    std::string name_;
+    bool single_;
+    ImageLimits limits_;
+    size_t count_ = 0;
+    bool done_ = false;
+    uint64_t trailing_ = 0;
+    void frame_png(std::vector<uint8_t>& out);
+    void frame_jpeg(std::vector<uint8_t>& out);
+    bool frame_pnm(std::vector<uint8_t>& out);
+    void rest(std::vector<uint8_t>& out);
+    int next_kind();  // after whitespace: 'P' PNG, 'J' JPEG, 'N' netpbm, 0 end, '?' anything else
+};
+
+// The source name of the n-th image (1-based) of an input holding several: "stdin-0001" for "-",
+// "dir/frames-0001.ppm" for "dir/frames.ppm" (at least 4 digits). An input with one image keeps its name.
+std::string stream_image_name(const std::string& path, size_t n);
 
 // Conversions used by the model (always RGB): gray is replicated, alpha is composited over white.
 Image to_rgb(const Image& img);

@@ -1,4 +1,4 @@
-// scvae/model_tool.h - the program scvae-model (init, info) as library functions.
+// scvae/model_tool.h - the program scvae-model (init, info, export) as library functions.
 #pragma once
 
 #include <string>
@@ -20,5 +20,13 @@ struct ModelInfoOptions {
     bool json = false;  // one JSON object per file and line
 };
 int model_info_main(const ModelInfoOptions& opt);
+
+struct ModelExportOptions {
+    std::string model;   // "" = default_model_path()
+    std::string output;  // TorchScript file to write ("-" = stdout)
+};
+// Checks the model file, then runs python/scvae_torch.py (found through $SCVAE_PYTHON_DIR, the source tree or
+// <prefix>/share/scvae/python) with $SCVAE_PYTHON (default python3), which needs PyTorch.
+int model_export_main(const ModelExportOptions& opt);
 
 }  // namespace scvae
