@@ -11,6 +11,8 @@ packages=(
   libcxxopts-dev nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev
   # tests
   libgtest-dev bats bats-assert bats-support jq
+  # packaging and its tests (cpack -G DEB runs dpkg-shlibdeps, which uses file; man scvae), torchrun recipe
+  dpkg-dev file man-db python3-torch
 )
 
 missing=()

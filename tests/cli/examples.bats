@@ -21,6 +21,7 @@ declare -gA SKIP=(
     ['hostA']='needs two machines'
     ['^bash scripts/']='sets up, builds and tests the project: what runs this test'
     ['^(cmake|ctest) ']='builds and tests the project: what runs this test'
+    ['scontrol|^srun ']='needs a Slurm cluster (launch.bats runs examples/slurm-train.sbatch with stand-ins)'
 )
 
 # blocks FILE: the example blocks of a man page (.nf ... .fi under EXAMPLES) or of a Markdown file (```sh),
@@ -140,10 +141,14 @@ img() { cp "$IMAGES/$1" "$2"; }
     img photo3.jpg "$HOME/Pictures/x.jpg"
     run_examples "$SCVAE_SOURCE_DIR/README.md"
     [[ -s out.png ]]
+    # the torchrun recipe: two ranks, one run directory
+    [[ -s runs/torchrun/last.scvm ]]
+    run -0 jq -r .world_size runs/torchrun/options.json
+    assert_output 2
 }
 
 @test "the skipped lines are only those that cannot run here" {
     local f all
     all=$(for f in "$SCVAE_SOURCE_DIR"/man/*.1 "$SCVAE_SOURCE_DIR/README.md"; do blocks "$f"; done)
-    assert_equal "$(grep -c "^: # skipped" <<<"$all")" 13
+    assert_equal "$(grep -c "^: # skipped" <<<"$all")" 16
 }
