@@ -19,9 +19,9 @@ declare -gA SKIP=(
     ['scvae-train --resume runs/photos']='continues that run'
     ['scvae-train -o runs/ddp']='two processes training the default preset for full epochs (hours)'
     ['hostA']='needs two machines'
+    ['scontrol|^srun ']='needs a Slurm cluster (launch.bats runs examples/slurm-train.sbatch with stand-ins)'
     ['^bash scripts/']='sets up, builds and tests the project: what runs this test'
     ['^(cmake|ctest) ']='builds and tests the project: what runs this test'
-    ['scontrol|^srun ']='needs a Slurm cluster (launch.bats runs examples/slurm-train.sbatch with stand-ins)'
 )
 
 # blocks FILE: the example blocks of a man page (.nf ... .fi under EXAMPLES) or of a Markdown file (```sh),
