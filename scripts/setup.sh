@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build make pkg-config ccache git
+  # packaging and its tests (cpack -G DEB runs dpkg-shlibdeps, which uses file; man scvae); the torchrun recipe
+  dpkg-dev file man-db python3-torch
   # libraries
   libtorch-dev libgloo-dev libfaiss-dev libopenblas0-pthread
   libcxxopts-dev nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev

@@ -19,6 +19,7 @@ declare -gA SKIP=(
     ['scvae-train --resume runs/photos']='continues that run'
     ['scvae-train -o runs/ddp']='two processes training the default preset for full epochs (hours)'
     ['hostA']='needs two machines'
+    ['scontrol|^srun ']='needs a Slurm cluster (launch.bats runs examples/slurm-train.sbatch with stand-ins)'
     ['^bash scripts/']='sets up, builds and tests the project: what runs this test'
     ['^(cmake|ctest) ']='builds and tests the project: what runs this test'
     ['scvae-model export|torch.jit.load']='needs PyTorch (python3-torch), which scripts/setup.sh does not install (tests/cli/python.bats runs export when it is there)'
@@ -141,10 +142,14 @@ img() { cp "$IMAGES/$1" "$2"; }
     img photo3.jpg "$HOME/Pictures/x.jpg"
     run_examples "$SCVAE_SOURCE_DIR/README.md"
     [[ -s out.png ]]
+    # the torchrun recipe: two ranks, one run directory
+    [[ -s runs/torchrun/last.scvm ]]
+    run -0 jq -r .world_size runs/torchrun/options.json
+    assert_output 2
 }
 
 @test "the skipped lines are only those that cannot run here" {
     local f all
     all=$(for f in "$SCVAE_SOURCE_DIR"/man/*.1 "$SCVAE_SOURCE_DIR/README.md"; do blocks "$f"; done)
-    assert_equal "$(grep -c "^: # skipped" <<<"$all")" 15
+    assert_equal "$(grep -c "^: # skipped" <<<"$all")" 18
 }
