@@ -58,11 +58,11 @@ _scvae_decode() {
         -m|--model) _scvae_files 'scvm'; return ;;
         -o|--output) _scvae_any_file; return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
-        -b|--batch|-t|--threads|--quality|--montage|--gap) return ;;
+        -b|--batch|-t|--threads|--quality|--montage|--gap|--title) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '-o --output -m --model -f --force -b --batch -t --threads --device --quality
-            --montage --labels --gap -q --quiet -h --help --version' -- "$cur") )
+            --montage --labels --gap --title -q --quiet -h --help --version' -- "$cur") )
     else
         _scvae_files '@(scv|jsonl|json)'
     fi
