@@ -192,9 +192,29 @@ Image add_header(const Image& img, const std::vector<std::string>& lines, int sc
     mo.background = background;
     const Image src = img.channels == 3 ? img : make_montage({img}, 1, {}, mo);
     const int pad = 3 * scale + 2, line_h = kGlyphH * scale + 2 * scale + 2;
+    // Lines wrap at spaces to the picture's width; a word wider than that widens the sheet.
+    std::vector<std::string> wrapped;
+    for (const auto& l : lines) {
+        std::string cur;
+        size_t i = 0;
+        while (i <= l.size()) {
+            size_t j = l.find(' ', i);
+            if (j == std::string::npos) j = l.size();
+            const std::string word = l.substr(i, j - i);
+            const std::string joined = cur.empty() ? word : cur + " " + word;
+            if (!cur.empty() && text_width(joined, scale) + 2 * pad > src.width) {
+                wrapped.push_back(cur);
+                cur = word;
+            } else {
+                cur = joined;
+            }
+            i = j + 1;
+        }
+        wrapped.push_back(cur);
+    }
     int width = src.width;
-    for (const auto& l : lines) width = std::max(width, text_width(l, scale) + 2 * pad);
-    const int band = lines.empty() ? 0 : 2 * pad + static_cast<int>(lines.size()) * line_h - 2 * scale - 2;
+    for (const auto& l : wrapped) width = std::max(width, text_width(l, scale) + 2 * pad);
+    const int band = wrapped.empty() ? 0 : 2 * pad + static_cast<int>(wrapped.size()) * line_h - 2 * scale - 2;
     Image out;
     out.channels = 3;
     out.width = width;
@@ -204,9 +224,9 @@ Image add_header(const Image& img, const std::vector<std::string>& lines, int sc
     for (int y = 0; y < src.height; ++y)
         for (int x = 0; x < src.width; ++x)
             for (int c = 0; c < 3; ++c) out.at(band + y, ox + x, c) = src.at(y, x, c);
-    for (size_t i = 0; i < lines.size(); ++i)
-        draw_text(out, (width - text_width(lines[i], scale)) / 2, pad + static_cast<int>(i) * line_h, lines[i], scale,
-                  foreground);
+    for (size_t i = 0; i < wrapped.size(); ++i)
+        draw_text(out, (width - text_width(wrapped[i], scale)) / 2, pad + static_cast<int>(i) * line_h, wrapped[i],
+                  scale, foreground);
     return out;
 }
 

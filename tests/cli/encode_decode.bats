@@ -283,7 +283,7 @@ setup() {
     assert_output --partial "--labels needs --montage"
 }
 
-@test "decode --title puts header lines above the montage, widening it for a long line" {
+@test "decode --title puts header lines above the montage, wrapped at spaces, widened for a long word" {
     scvae-encode -o three.scv "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg"
     scvae-decode --montage 3 --gap 0 --title 'atom 7, -2 to 2' -o one.png three.scv
     read -r w1 h1 < <(png_size one.png)
@@ -291,6 +291,10 @@ setup() {
     scvae-decode --montage 3 --gap 0 --title 'atom 7, -2 to 2' --title 'second line' -o two.png three.scv
     read -r w2 h2 < <(png_size two.png)
     (( w2 == 384 && h2 > h1 + 14 ))
+    words=$(printf 'ab %.0s' $(seq 1 40))
+    scvae-decode --montage 3 --gap 0 --title "$words" -o wrapped.png three.scv
+    read -r w4 h4 < <(png_size wrapped.png)
+    (( w4 == 384 && h4 > h1 + 14 ))
     long=$(printf 'x%.0s' $(seq 1 40))
     scvae-decode --montage 3 --gap 0 --title "$long" -o wide.png three.scv
     read -r w3 h3 < <(png_size wide.png)

@@ -105,6 +105,10 @@ TEST(Montage, HeaderBandAboveThePicture) {
     // a line wider than the picture widens the sheet; two lines make a taller band
     EXPECT_GT(scvae::add_header(pic, {std::string(30, 'x')}, 1).width, 100);
     EXPECT_GT(scvae::add_header(pic, {"a", "b"}, 1).height, h.height);
+    // words wrap to the picture's width instead
+    const Image w = scvae::add_header(pic, {"aaaa bbbb cccc dddd eeee ffff gggg"}, 1);
+    EXPECT_EQ(w.width, 100);
+    EXPECT_GT(w.height, scvae::add_header(pic, {"aaaa"}, 1).height);
 }
 
 TEST(Montage, TrainingCurvesPlot) {

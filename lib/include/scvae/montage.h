@@ -40,7 +40,8 @@ void draw_line(Image& img, double x0, double y0, double x1, double y1, const flo
 int text_height(int scale);
 
 // `img` (converted to RGB) under a header band holding `lines` of text at `scale`, centred, in `foreground` on
-// `background`; the sheet is widened (the picture centred) when a line is wider than the picture.
+// `background`; a line wraps at spaces to the picture's width, and the sheet is widened (the picture
+// centred) only for a word wider than the picture.
 Image add_header(const Image& img, const std::vector<std::string>& lines, int scale, float background = 1.0f,
                  float foreground = 0.0f);
 
