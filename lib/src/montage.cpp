@@ -186,7 +186,7 @@ void draw_line(Image& img, double x0, double y0, double x1, double y1, const flo
 int text_height(int scale) { return kGlyphH * scale; }
 
 Image add_header(const Image& img, const std::vector<std::string>& lines, int scale, float background,
-                 float foreground) {
+                 float foreground, bool wrap) {
     MontageOptions mo;
     mo.gap = 0;
     mo.background = background;
@@ -202,7 +202,7 @@ Image add_header(const Image& img, const std::vector<std::string>& lines, int sc
             if (j == std::string::npos) j = l.size();
             const std::string word = l.substr(i, j - i);
             const std::string joined = cur.empty() ? word : cur + " " + word;
-            if (!cur.empty() && text_width(joined, scale) + 2 * pad > src.width) {
+            if (wrap && !cur.empty() && text_width(joined, scale) + 2 * pad > src.width) {
                 wrapped.push_back(cur);
                 cur = word;
             } else {

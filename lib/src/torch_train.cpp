@@ -341,7 +341,7 @@ Image validation_sheet(const ValResult& v, int64_t step, size_t images) {
         blank.width = blank.height = 1;
         blank.channels = 3;
         blank.data.assign(3, 1.0f);
-        return add_header(blank, {"step " + std::to_string(step) + ": no validation images"}, 2);
+        return add_header(blank, {"step " + std::to_string(step) + ": no validation images"}, 2, 1.0f, 0.0f, false);
     }
     std::vector<Image> tiles;
     std::vector<std::string> labels;
@@ -360,7 +360,7 @@ Image validation_sheet(const ValResult& v, int64_t step, size_t images) {
                       {"step " + std::to_string(step) + ": validation PSNR " + fmt("%.2f", v.psnr) + " dB, SSIM " +
                            fmt("%.4f", v.ssim) + " (mean of " + std::to_string(images) + (images == 1 ? " image)" : " images)"),
                        "originals (top) over their reconstructions (below, with PSNR)"},
-                      2);
+                      2, 1.0f, 0.0f, false);  // the caption is kept on two lines, widening a narrow sheet
 }
 
 struct State {

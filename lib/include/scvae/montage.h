@@ -41,9 +41,10 @@ int text_height(int scale);
 
 // `img` (converted to RGB) under a header band holding `lines` of text at `scale`, centred, in `foreground` on
 // `background`; a line wraps at spaces to the picture's width, and the sheet is widened (the picture
-// centred) only for a word wider than the picture.
+// centred) only for a word wider than the picture. With wrap = false lines are kept whole and the sheet is
+// widened to the widest.
 Image add_header(const Image& img, const std::vector<std::string>& lines, int scale, float background = 1.0f,
-                 float foreground = 0.0f);
+                 float foreground = 0.0f, bool wrap = true);
 
 // "Nice" tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi], about `target` of them,
 // every one inside [lo, hi].
