@@ -59,11 +59,11 @@ _scvae_decode() {
         -o|--output) _scvae_any_file; return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
         -F|--format) COMPREPLY=( $(compgen -W 'png jpeg pnm pam' -- "$cur") ); return ;;
-        -b|--batch|-t|--threads|--quality|--montage|--gap) return ;;
+        -b|--batch|-t|--threads|--quality|--montage|--gap|--title) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '-o --output -F --format -m --model -f --force -b --batch -t --threads --device
-            --quality --montage --labels --gap -q --quiet -h --help --version' -- "$cur") )
+            --quality --montage --labels --gap --title -q --quiet -h --help --version' -- "$cur") )
     else
         _scvae_files '@(scv|jsonl|json)'
     fi

@@ -19,7 +19,7 @@ static scvae::ClusterOptions parse(int argc, char** argv) {
         ("tsv", "write tab-separated values with a header instead of JSON Lines")
         ("save-centroids", "write the trained centroids to FILE", cxxopts::value<std::string>())
         ("centroids", "assign with the centroids in FILE instead of training", cxxopts::value<std::string>())
-        ("mosaic", "draw a patch mosaic (one row per cluster) to PNG", cxxopts::value<std::string>())
+        ("mosaic", "draw a patch mosaic (one row per cluster, labelled with its id and size) to PNG", cxxopts::value<std::string>())
         ("rows", "mosaic rows: N clusters chosen at random (default: every non-empty cluster)",
          cxxopts::value<std::string>())
         ("per-row", "patches per mosaic row", cxxopts::value<std::string>()->default_value("16"))

@@ -20,6 +20,8 @@ static scvae::DecodeOptions parse(int argc, char** argv) {
         ("montage", "tile every decoded record into one picture with COLS columns", cxxopts::value<std::string>())
         ("labels", "with --montage: write each record's source name under its tile")
         ("gap", "with --montage: pixels between tiles", cxxopts::value<std::string>()->default_value("2"))
+        ("title", "with --montage: a header line above the tiles (repeat for more lines)",
+         cxxopts::value<std::vector<std::string>>())
         ("q,quiet", "no progress count on a terminal")
         ("h,help", "show this help")
         ("version", "show the version")
@@ -35,6 +37,8 @@ static scvae::DecodeOptions parse(int argc, char** argv) {
     if (r.count("threads")) opt.threads = scvae::parse_int_option("--threads", r["threads"].as<std::string>(), 1, 4096);
     if (r.count("montage")) opt.montage_cols = scvae::parse_int_option("--montage", r["montage"].as<std::string>(), 1, 10000);
     if (r.count("labels") && !r.count("montage")) throw scvae::UsageError("--labels needs --montage");
+    if (r.count("title") && !r.count("montage")) throw scvae::UsageError("--title needs --montage");
+    if (r.count("title")) opt.title = r["title"].as<std::vector<std::string>>();
     opt.batch = scvae::parse_int_option("--batch", r["batch"].as<std::string>(), 1, 4096);
     opt.quality = scvae::parse_int_option("--quality", r["quality"].as<std::string>(), 1, 100);
     opt.montage_gap = scvae::parse_int_option("--gap", r["gap"].as<std::string>(), 0, 1000);

@@ -22,9 +22,9 @@ static scvae::SegmentToolOptions parse(int argc, char** argv) {
         ("noise", "add Gaussian noise of this sigma ([0,1] scale) to each image first (with --model)",
          cxxopts::value<std::string>())
         ("o,output", "write the mask (spectral) or label map (kmeans) to PATTERN", cxxopts::value<std::string>())
-        ("labels", "write label maps (8-bit PNG, values 0..k-1) to PATTERN", cxxopts::value<std::string>())
+        ("labels", "write label maps (palette PNG: indices 0..k-1 are the classes) to PATTERN", cxxopts::value<std::string>())
         ("mask", "write foreground masks (0/255) to PATTERN", cxxopts::value<std::string>())
-        ("overlay", "write the classes coloured over the image to PATTERN", cxxopts::value<std::string>())
+        ("overlay", "write the classes coloured over the image, with a legend, to PATTERN", cxxopts::value<std::string>())
         ("images", "look for source images (for --overlay) in DIR", cxxopts::value<std::string>())
         ("b,batch", "images per network batch", cxxopts::value<std::string>()->default_value("1"))
         ("t,threads", "CPU threads (default: every CPU this process may use)", cxxopts::value<std::string>())

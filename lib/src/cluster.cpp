@@ -23,6 +23,7 @@
 #include "scvae/cli.h"
 #include "scvae/error.h"
 #include "scvae/image.h"
+#include "scvae/montage.h"
 #include "scvae/io.h"
 
 // OpenBLAS (libopenblas0-pthread, the libblas.so.3 alternative FAISS links) has its own thread pool. Weak, so a
@@ -664,8 +665,18 @@ void draw_mosaic(const ClusterOptions& opt, const Corpus& corpus, const Centroid
         std::sort(rows.begin(), rows.end());
     }
     const int per_row = std::max(1, opt.per_row);
+    // Every row starts with a label band: "<cluster id> n=<cluster size>" in the 5x7 font; rows are at least
+    // 9 pixels high so the text fits (the patches are centred in taller rows).
+    std::vector<std::string> row_label;
+    int band = 0;
+    for (size_t k : rows) {
+        row_label.push_back(std::to_string(k) + " n=" + std::to_string(members[k].size()));
+        band = std::max(band, text_width(row_label.back(), 1) + 6);
+    }
+    const int row_h = std::max(cell, text_height(1) + 2);
     // A patch is 2^d pixels wide; the mosaic is refused beyond the image limit rather than allocated.
-    const uint64_t mw = gap + uint64_t(per_row) * uint64_t(cell + gap), mh = gap + rows.size() * uint64_t(cell + gap);
+    const uint64_t mw = gap + uint64_t(band) + uint64_t(per_row) * uint64_t(cell + gap),
+                   mh = gap + rows.size() * uint64_t(row_h + gap);
     if (mw * mh > ImageLimits().max_pixels)
         throw error_at(display_name(opt.mosaic, true),
                        "a mosaic of " + std::to_string(mw) + "x" + std::to_string(mh) + " pixels is too large (limit " +
@@ -676,6 +687,9 @@ void draw_mosaic(const ClusterOptions& opt, const Corpus& corpus, const Centroid
     m.height = static_cast<int>(mh);
     m.channels = 3;
     m.data.assign(m.pixels() * 3, 0.15f);
+    for (size_t ri = 0; ri < rows.size(); ++ri)
+        draw_text(m, gap + 2, gap + static_cast<int>(ri) * (row_h + gap) + (row_h - text_height(1)) / 2, row_label[ri], 1,
+                  0.92f);
     // Patches to cut, grouped by record so each image is read once.
     struct Slot {
         size_t pos;
@@ -690,7 +704,8 @@ void draw_mosaic(const ClusterOptions& opt, const Corpus& corpus, const Centroid
         std::stable_sort(chosen.begin(), chosen.end(), [&](size_t a, size_t b) { return dist[a] < dist[b]; });
         for (size_t i = 0; i < chosen.size(); ++i) {
             auto [r, p] = locate(corpus, chosen[i]);
-            by_record[r].push_back({p, gap + static_cast<int>(i) * (cell + gap), gap + static_cast<int>(ri) * (cell + gap)});
+            by_record[r].push_back({p, gap + band + static_cast<int>(i) * (cell + gap),
+                                    gap + static_cast<int>(ri) * (row_h + gap) + (row_h - cell) / 2});
         }
     }
     for (auto& [r, slots] : by_record) {

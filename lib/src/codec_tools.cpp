@@ -531,7 +531,9 @@ namespace {
 Image ImageSink::make_montage_image() const {
     MontageOptions mo;
     mo.gap = opt_.montage_gap;
-    return make_montage(tiles_, opt_.montage_cols, opt_.labels ? labels_ : std::vector<std::string>{}, mo);
+    Image sheet = make_montage(tiles_, opt_.montage_cols, opt_.labels ? labels_ : std::vector<std::string>{}, mo);
+    if (opt_.title.empty()) return sheet;
+    return add_header(sheet, opt_.title, sheet.width >= 320 ? 2 : 1);
 }
 
 }  // namespace

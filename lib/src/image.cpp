@@ -425,12 +425,15 @@ struct PngWriteGuard {
     }
 };
 
-bool png_stage_write(png_structp png, png_infop info, const uint8_t* pixels, int w, int h, int ch, int depth) {
+bool png_stage_write(png_structp png, png_infop info, const uint8_t* pixels, int w, int h, int ch, int depth,
+                     const png_color* palette, int palette_size) {
     if (setjmp(png_jmpbuf(png))) return false;
     static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                 PNG_COLOR_TYPE_RGB_ALPHA};
-    png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), depth, types[ch],
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), depth,
+                 palette ? PNG_COLOR_TYPE_PALETTE : types[ch], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (palette) png_set_PLTE(png, info, palette, palette_size);
     png_write_info(png, info);
     if (depth == 16 && host_little_endian()) png_set_swap(png);
     const size_t stride = static_cast<size_t>(w) * ch * (depth / 8);
@@ -440,7 +443,15 @@ bool png_stage_write(png_structp png, png_infop info, const uint8_t* pixels, int
 }
 
 std::vector<uint8_t> encode_png(const Image& img, const WriteOptions& opt) {
-    const int depth = opt.png_bit_depth;
+    const bool indexed = !opt.png_palette.empty() && img.channels == 1;
+    const int depth = indexed ? 8 : opt.png_bit_depth;
+    std::vector<png_color> palette;
+    if (indexed) {
+        if (opt.png_palette.size() % 3 || opt.png_palette.size() > 3 * 256)
+            throw Error("PNG palette: expected at most 256 RGB triplets");
+        for (size_t i = 0; i < opt.png_palette.size(); i += 3)
+            palette.push_back({opt.png_palette[i], opt.png_palette[i + 1], opt.png_palette[i + 2]});
+    }
     const size_t n = img.data.size();
     std::vector<uint8_t> pixels(n * (depth / 8));
     if (depth == 16) {
@@ -451,6 +462,11 @@ std::vector<uint8_t> encode_png(const Image& img, const WriteOptions& opt) {
         }
     } else {
         for (size_t i = 0; i < n; ++i) pixels[i] = to_u8(img.data[i]);
+        if (indexed)
+            for (size_t i = 0; i < n; ++i)
+                if (pixels[i] >= palette.size())
+                    throw Error("palette PNG: index " + std::to_string(pixels[i]) + " beyond the " +
+                                std::to_string(palette.size()) + " palette entries");
     }
     PngWriteGuard g;
     g.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &g.out, png_write_error_cb, png_warning_cb);
@@ -458,7 +474,8 @@ std::vector<uint8_t> encode_png(const Image& img, const WriteOptions& opt) {
     g.info = png_create_info_struct(g.png);
     if (!g.info) throw Error("cannot initialise libpng");
     png_set_write_fn(g.png, &g.out, png_write_cb, png_flush_cb);
-    if (!png_stage_write(g.png, g.info, pixels.data(), img.width, img.height, img.channels, depth))
+    if (!png_stage_write(g.png, g.info, pixels.data(), img.width, img.height, img.channels, depth,
+                         indexed ? palette.data() : nullptr, static_cast<int>(palette.size())))
         throw Error(std::string("cannot encode PNG (") + g.out.msg + ")");
     return std::vector<uint8_t>(g.out.p, g.out.p + g.out.size);
 }

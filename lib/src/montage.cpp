@@ -2,7 +2,9 @@
 #include "scvae/montage.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 
 #include "scvae/error.h"
 
@@ -151,6 +153,225 @@ void draw_text(Image& img, int x0, int y0, const std::string& text, int scale, f
             }
         x += kAdvance * scale;
     }
+}
+
+void draw_text_rgb(Image& img, int x0, int y0, const std::string& text, int scale, const float rgb[3]) {
+    int x = x0;
+    for (char ch : text) {
+        const uint8_t* g = glyph(ch);
+        for (int r = 0; r < kGlyphH; ++r)
+            for (int col = 0; col < kGlyphW; ++col)
+                if (g[r] & (1 << (kGlyphW - 1 - col))) fill_rect(img, x + col * scale, y0 + r * scale, scale, scale, rgb);
+        x += kAdvance * scale;
+    }
+}
+
+void fill_rect(Image& img, int x, int y, int w, int h, const float rgb[3]) {
+    const int x0 = std::max(0, x), y0 = std::max(0, y), x1 = std::min(img.width, x + w), y1 = std::min(img.height, y + h);
+    for (int py = y0; py < y1; ++py)
+        for (int px = x0; px < x1; ++px)
+            for (int c = 0; c < img.channels; ++c) img.at(py, px, c) = rgb[std::min(c, 2)];
+}
+
+void draw_line(Image& img, double x0, double y0, double x1, double y1, const float rgb[3], int width) {
+    const int n = static_cast<int>(std::max(std::abs(x1 - x0), std::abs(y1 - y0))) + 1;
+    const int off = (width - 1) / 2;
+    for (int i = 0; i <= n; ++i) {
+        const double t = static_cast<double>(i) / n;
+        const int x = static_cast<int>(std::lround(x0 + (x1 - x0) * t)), y = static_cast<int>(std::lround(y0 + (y1 - y0) * t));
+        fill_rect(img, x - off, y - off, width, width, rgb);
+    }
+}
+
+int text_height(int scale) { return kGlyphH * scale; }
+
+Image add_header(const Image& img, const std::vector<std::string>& lines, int scale, float background,
+                 float foreground, bool wrap) {
+    MontageOptions mo;
+    mo.gap = 0;
+    mo.background = background;
+    const Image src = img.channels == 3 ? img : make_montage({img}, 1, {}, mo);
+    const int pad = 3 * scale + 2, line_h = kGlyphH * scale + 2 * scale + 2;
+    // Lines wrap at spaces to the picture's width; a word wider than that widens the sheet.
+    std::vector<std::string> wrapped;
+    for (const auto& l : lines) {
+        std::string cur;
+        size_t i = 0;
+        while (i <= l.size()) {
+            size_t j = l.find(' ', i);
+            if (j == std::string::npos) j = l.size();
+            const std::string word = l.substr(i, j - i);
+            const std::string joined = cur.empty() ? word : cur + " " + word;
+            if (wrap && !cur.empty() && text_width(joined, scale) + 2 * pad > src.width) {
+                wrapped.push_back(cur);
+                cur = word;
+            } else {
+                cur = joined;
+            }
+            i = j + 1;
+        }
+        wrapped.push_back(cur);
+    }
+    int width = src.width;
+    for (const auto& l : wrapped) width = std::max(width, text_width(l, scale) + 2 * pad);
+    const int band = wrapped.empty() ? 0 : 2 * pad + static_cast<int>(wrapped.size()) * line_h - 2 * scale - 2;
+    Image out;
+    out.channels = 3;
+    out.width = width;
+    out.height = src.height + band;
+    out.data.assign(out.pixels() * 3, background);
+    const int ox = (width - src.width) / 2;
+    for (int y = 0; y < src.height; ++y)
+        for (int x = 0; x < src.width; ++x)
+            for (int c = 0; c < 3; ++c) out.at(band + y, ox + x, c) = src.at(y, x, c);
+    for (size_t i = 0; i < wrapped.size(); ++i)
+        draw_text(out, (width - text_width(wrapped[i], scale)) / 2, pad + static_cast<int>(i) * line_h, wrapped[i],
+                  scale, foreground);
+    return out;
+}
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+    std::vector<double> t;
+    if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) {
+        if (std::isfinite(lo)) t.push_back(lo);
+        return t;
+    }
+    const double raw = (hi - lo) / std::max(1, target);
+    const double p = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = p;  // the 1, 2, 5 or 10 times p closest to raw (on a log scale)
+    for (double m : {2.0, 5.0, 10.0})
+        if (std::abs(std::log(m * p / raw)) < std::abs(std::log(step / raw))) step = m * p;
+    for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+        t.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
+    return t;
+}
+
+namespace {
+
+std::string tick_label(double v, bool integer = false) {
+    char b[32];
+    if (integer && std::abs(v) < 1e7)
+        std::snprintf(b, sizeof b, "%.0f", v);
+    else
+        std::snprintf(b, sizeof b, "%.3g", v);
+    return b;
+}
+
+}  // namespace
+
+Image plot_training_curves(const std::vector<CurvePoint>& train, const std::vector<CurvePoint>& val) {
+    const int W = 960, H = 720, L = 120, R = 40, S = 2;  // S: text scale (10x14-pixel glyphs)
+    Image img;
+    img.width = W;
+    img.height = H;
+    img.channels = 3;
+    img.data.assign(static_cast<size_t>(W) * H * 3, 1.0f);
+    const float black[3] = {0, 0, 0}, grid[3] = {0.88f, 0.88f, 0.88f}, blue[3] = {0.12f, 0.35f, 0.85f},
+                red[3] = {0.85f, 0.12f, 0.12f}, dark[3] = {0.35f, 0.35f, 0.35f};
+    const int th = kGlyphH * S;
+    auto centred = [&](int y, const std::string& s, const float* c) { draw_text_rgb(img, (W - text_width(s, S)) / 2, y, s, S, c); };
+    draw_text_rgb(img, (W - text_width("training curves", 3)) / 2, 8, "training curves", 3, black);
+    // legend, on its own line under the title
+    {
+        const std::string a = "train (every log interval)", b = "validation";
+        const int sw = 36, total = sw + 8 + text_width(a, S) + 40 + sw + 8 + text_width(b, S);
+        int x = (W - total) / 2;
+        const int y = 48;
+        draw_line(img, x, y + th / 2, x + sw, y + th / 2, blue, 3);
+        x += sw + 8;
+        draw_text_rgb(img, x, y, a, S, black);
+        x += text_width(a, S) + 40;
+        draw_line(img, x, y + th / 2, x + sw, y + th / 2, red, 2);
+        fill_rect(img, x + sw / 2 - 3, y + th / 2 - 3, 7, 7, red);
+        x += sw + 8;
+        draw_text_rgb(img, x, y, b, S, black);
+    }
+    double xmax = 1;
+    for (auto* s : {&train, &val})
+        for (const auto& p : *s) xmax = std::max(xmax, p.step);
+    std::vector<double> xt;  // whole steps only
+    for (double v : nice_ticks(0, xmax, 6))
+        if (std::abs(v - std::round(v)) < 1e-9) xt.push_back(std::round(v));
+    // One panel between pixel rows top and bottom; values through f (log10 or identity).
+    auto X = [&](double s) { return L + (W - L - R) * s / xmax; };
+    auto panel = [&](int top, int bottom, const std::string& label, bool logy, double (*get)(const CurvePoint&)) {
+        double lo = 1e300, hi = -1e300;
+        auto f = [&](double v) { return logy ? std::log10(v) : v; };
+        auto ok = [&](double v) { return std::isfinite(v) && (!logy || v > 0); };
+        for (auto* s : {&train, &val})
+            for (const auto& p : *s)
+                if (ok(get(p))) lo = std::min(lo, f(get(p))), hi = std::max(hi, f(get(p)));
+        const bool empty = lo > hi;
+        if (empty) lo = 0, hi = 1;
+        if (hi - lo < (logy ? 0.02 : 0.5)) {
+            const double mid = (lo + hi) / 2, half = logy ? 0.01 : 0.25;
+            lo = mid - half, hi = mid + half;
+        }
+        const double margin = 0.05 * (hi - lo);
+        lo -= margin, hi += margin;
+        auto Y = [&](double fv) { return top + (bottom - top) * (hi - fv) / (hi - lo); };
+        draw_text_rgb(img, L, top - th - 10, label, S, black);
+        // y ticks: decades (and 2, 5 within them when few) on a log axis spanning a decade or more, else nice
+        // linear values
+        std::vector<double> yt;  // in value space
+        if (logy && hi - lo >= 1) {
+            const int k0 = static_cast<int>(std::floor(lo)), k1 = static_cast<int>(std::ceil(hi));
+            const int every = std::max(1, (k1 - k0) / 6);
+            for (int k = k0; k <= k1; ++k) {
+                if ((k - k0) % every) continue;
+                for (double m : (k1 - k0 <= 2 ? std::vector<double>{1, 2, 5} : std::vector<double>{1}))
+                    yt.push_back(m * std::pow(10.0, k));
+            }
+        } else if (logy) {
+            yt = nice_ticks(std::pow(10.0, lo), std::pow(10.0, hi), 5);
+        } else {
+            yt = nice_ticks(lo, hi, 5);
+        }
+        for (double v : yt) {
+            if (logy && !(v > 0)) continue;
+            const double fv = f(v);
+            if (fv < lo - 1e-12 || fv > hi + 1e-12) continue;
+            const double y = Y(fv);
+            draw_line(img, L, y, W - R, y, grid, 1);
+            draw_line(img, L - 6, y, L, y, black, 2);
+            const std::string s = tick_label(v);
+            draw_text_rgb(img, L - 10 - text_width(s, S), static_cast<int>(y) - th / 2, s, S, black);
+        }
+        for (double v : xt) {
+            const double x = X(v);
+            draw_line(img, x, top, x, bottom, grid, 1);
+            draw_line(img, x, bottom, x, bottom + 6, black, 2);
+            const std::string s = tick_label(v, true);
+            const int w = text_width(s, S);
+            draw_text_rgb(img, std::min(W - w - 2, static_cast<int>(x) - w / 2), bottom + 10, s, S, black);
+        }
+        draw_line(img, L, top, L, bottom, black, 2);
+        draw_line(img, L, bottom, W - R, bottom, black, 2);
+        if (empty) {
+            const std::string s = "no data yet";
+            draw_text_rgb(img, L + (W - L - R - text_width(s, S)) / 2, (top + bottom - th) / 2, s, S, dark);
+            return;
+        }
+        auto series = [&](const std::vector<CurvePoint>& s, const float* c, bool dots) {
+            const CurvePoint* prev = nullptr;
+            for (const auto& p : s) {
+                if (!ok(get(p))) {
+                    prev = nullptr;
+                    continue;
+                }
+                const double x = X(p.step), y = Y(f(get(p)));
+                if (prev) draw_line(img, X(prev->step), Y(f(get(*prev))), x, y, c, 2);
+                if (dots) fill_rect(img, static_cast<int>(x) - 3, static_cast<int>(y) - 3, 7, 7, c);
+                prev = &p;
+            }
+        };
+        series(train, blue, false);
+        series(val, red, true);
+    };
+    panel(110, 360, "total loss (log scale)", true, [](const CurvePoint& p) { return p.loss; });
+    panel(440, 660, "PSNR (dB)", false, [](const CurvePoint& p) { return p.psnr; });
+    centred(H - th - 10, "step", black);
+    return img;
 }
 
 Image make_montage(const std::vector<Image>& tiles, int cols, const std::vector<std::string>& labels,

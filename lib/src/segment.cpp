@@ -9,6 +9,7 @@
 #include <random>
 
 #include "scvae/error.h"
+#include "scvae/montage.h"
 
 namespace scvae {
 
@@ -123,6 +124,35 @@ Image grid_image(const Segmentation& s, const CodeRecord& rec, F value) {
 
 }  // namespace
 
+std::vector<uint8_t> class_palette(int k) {
+    if (k < 1 || k > 256) throw Error("class palette: k=" + std::to_string(k) + " out of range (1..256)");
+    static const uint8_t tab10[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
+                                         {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
+                                         {188, 189, 34},  {23, 190, 207}};
+    std::vector<uint8_t> p;
+    for (int c = 0; c < k; ++c) {
+        if (c < 10) {
+            p.insert(p.end(), tab10[c], tab10[c] + 3);
+            continue;
+        }
+        // HSV with hue at golden-angle steps, saturation and value alternating so neighbours differ
+        const double h = std::fmod((c - 10) * 137.50776405, 360.0) / 60.0, sat = c % 2 ? 0.65 : 0.9,
+                     val = c % 3 == 0 ? 0.75 : 0.95;
+        const double chroma = val * sat, x = chroma * (1 - std::abs(std::fmod(h, 2.0) - 1)), m = val - chroma;
+        double r = 0, g = 0, b = 0;
+        switch (static_cast<int>(h)) {
+            case 0: r = chroma, g = x; break;
+            case 1: r = x, g = chroma; break;
+            case 2: g = chroma, b = x; break;
+            case 3: g = x, b = chroma; break;
+            case 4: r = x, b = chroma; break;
+            default: r = chroma, b = x; break;
+        }
+        for (double v : {r, g, b}) p.push_back(static_cast<uint8_t>(std::lround(255 * (v + m))));
+    }
+    return p;
+}
+
 Image label_map_image(const Segmentation& s, const CodeRecord& rec) {
     return grid_image(s, rec, [&](size_t p) { return static_cast<float>(s.labels[p]) / 255.0f; });
 }
@@ -137,10 +167,11 @@ Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& r
         throw Error(rec.source + ": image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
                     " but its codes were made from a " + std::to_string(rec.image_width) + "x" +
                     std::to_string(rec.image_height) + " image");
-    static const float palette[10][3] = {{0.12f, 0.47f, 0.71f}, {1.00f, 0.50f, 0.05f}, {0.17f, 0.63f, 0.17f},
-                                         {0.84f, 0.15f, 0.16f}, {0.58f, 0.40f, 0.74f}, {0.55f, 0.34f, 0.29f},
-                                         {0.89f, 0.47f, 0.76f}, {0.50f, 0.50f, 0.50f}, {0.74f, 0.74f, 0.13f},
-                                         {0.09f, 0.75f, 0.81f}};
+    const std::vector<uint8_t> pal = class_palette(std::max(1, std::min(s.k, 256)));
+    auto colour = [&](int c, float out[3]) {
+        const size_t i = static_cast<size_t>(c % std::max(1, std::min(s.k, 256))) * 3;
+        for (int ch = 0; ch < 3; ++ch) out[ch] = pal[i + ch] / 255.0f;
+    };
     const float a = 0.45f;
     Image rgb = to_rgb(img);
     const unsigned d = rec.d;
@@ -150,7 +181,8 @@ Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& r
     for (int y = 0; y < rgb.height; ++y)
         for (int x = 0; x < rgb.width; ++x) {
             size_t p = cell(y, x);
-            const float* col = palette[s.labels[p] % 10];
+            float col[3];
+            colour(s.labels[p], col);
             bool edge = false;
             if (x + 1 < rgb.width && s.mask[cell(y, x + 1)] != s.mask[p]) edge = true;
             if (y + 1 < rgb.height && s.mask[cell(y + 1, x)] != s.mask[p]) edge = true;
@@ -159,7 +191,41 @@ Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& r
                 v = edge ? 1.0f : (1 - a) * v + a * col[ch];
             }
         }
-    return rgb;
+    // Legend: entries "[swatch] 3 fg 12%" flowing left to right, wrapped to the image width.
+    const int scale = rgb.width >= 400 ? 2 : 1;
+    const int th = text_height(scale), sw = th + 2, pad = 2 + scale * 2, line_h = th + 2 * pad;
+    const size_t cells = s.labels.size();
+    std::vector<std::string> text;
+    for (int c = 0; c < s.k; ++c) {
+        const size_t n = c < static_cast<int>(s.class_sizes.size()) ? s.class_sizes[c] : 0;
+        const bool fg = c < static_cast<int>(s.foreground.size()) && s.foreground[c];
+        const long pct = cells ? std::lround(100.0 * n / cells) : 0;
+        text.push_back(std::to_string(c) + (fg ? " fg " : " bg ") + (n > 0 && pct == 0 ? "<1" : std::to_string(pct)) + "%");
+    }
+    std::vector<std::pair<int, int>> at;  // x, line of each entry
+    int x = pad, line = 0;
+    for (const auto& t : text) {
+        const int w = sw + 2 * scale + text_width(t, scale);
+        if (x > pad && x + w > rgb.width - pad) x = pad, ++line;
+        at.emplace_back(x, line);
+        x += w + 4 * scale + 4;
+    }
+    Image out;
+    out.channels = 3;
+    out.width = rgb.width;
+    out.height = rgb.height + (line + 1) * line_h;
+    out.data.assign(out.pixels() * 3, 1.0f);
+    std::copy(rgb.data.begin(), rgb.data.end(), out.data.begin());
+    const float black[3] = {0, 0, 0};
+    for (int c = 0; c < s.k; ++c) {
+        const int ex = at[c].first, ey = rgb.height + at[c].second * line_h + pad;
+        float col[3];
+        colour(c, col);
+        fill_rect(out, ex, ey - 1, sw, th + 2, black);
+        fill_rect(out, ex + 1, ey, sw - 2, th, col);
+        draw_text_rgb(out, ex + sw + 2 * scale, ey, text[c], scale, black);
+    }
+    return out;
 }
 
 nlohmann::json segmentation_summary(const Segmentation& s, const CodeRecord& rec, size_t index) {

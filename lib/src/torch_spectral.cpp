@@ -182,32 +182,42 @@ struct Outputs {
 
     // A pattern without placeholders names one file: its image is held back until the input is known to hold
     // one record, so a stream of several records fails without writing anything.
-    std::vector<std::pair<std::string, Image>> held;
+    struct Held {
+        std::string path;
+        Image img;
+        WriteOptions wo;
+    };
+    std::vector<Held> held;
 
-    void put(const std::string& pattern, const CodeRecord& rec, size_t index, Image img) {
+    // `wo` carries the class palette of label maps (a palette PNG; JPEG ignores it).
+    void put(const std::string& pattern, const CodeRecord& rec, size_t index, Image img, const WriteOptions& wo = {}) {
         if (pattern_has_placeholder(pattern))
-            write_image(expand_pattern(pattern, rec.source, index), img);
+            write_image(expand_pattern(pattern, rec.source, index), img, wo);
         else
-            held.emplace_back(pattern, std::move(img));
+            held.push_back({pattern, std::move(img), wo});
     }
 
     void finish() {
-        for (auto& h : held) write_image(h.first, h.second);
+        for (auto& h : held) write_image(h.path, h.img, h.wo);
         held.clear();
     }
 
     void handle(const CodeRecord& rec, const Image* image) {
         const size_t index = count++;
         Segmentation s = segment_codes(rec, opt.seg);
+        WriteOptions labels_wo;
+        if (s.k <= 256) labels_wo.png_palette = class_palette(s.k);
         std::string out_main = opt.output;
         if (!out_main.empty()) {
             check_pattern(out_main, "-o", index);
-            put(out_main, rec, index,
-                opt.seg.method == SegmentMethod::Spectral ? mask_image(s, rec) : label_map_image(s, rec));
+            if (opt.seg.method == SegmentMethod::Spectral)
+                put(out_main, rec, index, mask_image(s, rec));
+            else
+                put(out_main, rec, index, label_map_image(s, rec), labels_wo);
         }
         if (!opt.labels.empty()) {
             check_pattern(opt.labels, "--labels", index);
-            put(opt.labels, rec, index, label_map_image(s, rec));
+            put(opt.labels, rec, index, label_map_image(s, rec), labels_wo);
         }
         if (!opt.mask.empty()) {
             check_pattern(opt.mask, "--mask", index);

@@ -9,8 +9,9 @@
 //   last.scvm       the model at the last checkpoint     best.scvm   the model with the lowest validation loss
 //   log.jsonl       one JSON object a line: {"type":"train",...} every log interval, {"type":"val",...} per
 //                   validation, {"type":"event",...} for start/resume/stop
-//   loss.png        the loss curves (train and validation total loss, log scale)
-//   val.png         validation originals (top row) over their reconstructions (bottom row)
+//   loss.png        training curves: total loss (log scale) and PSNR of train and validation over the step
+//   val.png         validation originals (top row) over their reconstructions (bottom row, with PSNR), enlarged,
+//                   under a caption with the step and the validation PSNR and SSIM
 // Data order is a function of (seed, step) only (scvae/dataset.h), so the checkpoint needs no data state.
 #include <atomic>
 #include <chrono>
@@ -264,74 +265,6 @@ std::string duration(double s) {
     return b;
 }
 
-void draw_line(Image& img, double x0, double y0, double x1, double y1, const float rgb[3]) {
-    int n = int(std::max(std::abs(x1 - x0), std::abs(y1 - y0))) + 1;
-    for (int i = 0; i <= n; ++i) {
-        double t = double(i) / n;
-        int x = int(std::lround(x0 + (x1 - x0) * t)), y = int(std::lround(y0 + (y1 - y0) * t));
-        for (int dy = 0; dy < 2; ++dy)
-            if (x >= 0 && x < img.width && y + dy >= 0 && y + dy < img.height)
-                for (int c = 0; c < 3; ++c) img.at(y + dy, x, c) = rgb[c];
-    }
-}
-
-// Loss curves: train total loss (blue) per log point and validation total loss (red) per validation, on
-// a log10 y axis against the step.
-Image plot_losses(const std::vector<std::pair<double, double>>& train,
-                  const std::vector<std::pair<double, double>>& val) {
-    const int W = 640, H = 400, L = 70, R = 20, T = 30, B = 40;
-    Image img;
-    img.width = W;
-    img.height = H;
-    img.channels = 3;
-    img.data.assign(size_t(W) * H * 3, 1.0f);
-    double xmax = 1, ymin = 1e300, ymax = -1e300;
-    for (auto* s : {&train, &val})
-        for (auto& p : *s) {
-            if (!(p.second > 0) || !std::isfinite(p.second)) continue;
-            xmax = std::max(xmax, p.first);
-            ymin = std::min(ymin, std::log10(p.second));
-            ymax = std::max(ymax, std::log10(p.second));
-        }
-    if (ymin > ymax) ymin = 0, ymax = 1;
-    if (ymax - ymin < 1e-3) ymin -= 0.5, ymax += 0.5;
-    const float black[3] = {0, 0, 0}, grey[3] = {0.85f, 0.85f, 0.85f}, blue[3] = {0.1f, 0.3f, 0.9f},
-                red[3] = {0.9f, 0.1f, 0.1f};
-    auto X = [&](double s) { return L + (W - L - R) * s / xmax; };
-    auto Y = [&](double v) { return T + (H - T - B) * (ymax - std::log10(v)) / (ymax - ymin); };
-    for (int k = int(std::floor(ymin)); k <= int(std::ceil(ymax)); ++k) {
-        if (k < ymin - 1e-9 || k > ymax + 1e-9) continue;
-        double y = T + (H - T - B) * (ymax - k) / (ymax - ymin);
-        draw_line(img, L, y, W - R, y, grey);
-        draw_text(img, 4, int(y) - 3, "1e" + std::to_string(k), 1, 0.0f);
-    }
-    // the y range at the ends of the axis (the curves often span less than a decade)
-    draw_text(img, 4, T - 3, fmt("%.4g", std::pow(10.0, ymax)), 1, 0.0f);
-    draw_text(img, 4, H - B - 3, fmt("%.4g", std::pow(10.0, ymin)), 1, 0.0f);
-    draw_line(img, L, T, L, H - B, black);
-    draw_line(img, L, H - B, W - R, H - B, black);
-    draw_text(img, L, H - B + 8, "0", 1, 0.0f);
-    std::string xm = std::to_string(long(xmax));
-    draw_text(img, W - R - text_width(xm, 1), H - B + 8, xm, 1, 0.0f);
-    draw_text(img, (W - text_width("step", 1)) / 2, H - B + 8, "step", 1, 0.0f);
-    draw_text(img, L, 8, "total loss (log scale): train", 1, 0.0f);
-    draw_text(img, L + text_width("total loss (log scale): train ", 1), 8, "blue", 1, 0.0f);
-    draw_text(img, L + text_width("total loss (log scale): train blue, ", 1), 8, "validation red", 1, 0.0f);
-    auto series = [&](const std::vector<std::pair<double, double>>& s, const float* c, bool dots) {
-        for (size_t i = 0; i < s.size(); ++i) {
-            if (!(s[i].second > 0)) continue;
-            if (i > 0 && s[i - 1].second > 0)
-                draw_line(img, X(s[i - 1].first), Y(s[i - 1].second), X(s[i].first), Y(s[i].second), c);
-            if (dots)
-                for (int d = -2; d <= 2; ++d) draw_line(img, X(s[i].first) - 2, Y(s[i].second) + d, X(s[i].first) + 2,
-                                                        Y(s[i].second) + d, c);
-        }
-    };
-    series(train, blue, false);
-    series(val, red, true);
-    return img;
-}
-
 struct ValResult {
     double total = 0, rec = 0, latent = 0, psnr = 0, ssim = 0, hoyer = 0, zeros = 0;
     double nnz = 0;                      // non-zeros per code vector
@@ -339,6 +272,7 @@ struct ValResult {
     uint64_t atoms_used = 0;
     double atom_entropy = 0;             // bits
     std::vector<Image> originals, recons;
+    std::vector<double> grid_psnr;       // PSNR of each image in originals/recons
 };
 
 ValResult validate(SCVAE& net, const ImageSet& val, int batch, double alpha, int grid_images) {
@@ -372,11 +306,13 @@ ValResult validate(SCVAE& net, const ImageSet& val, int batch, double alpha, int
         vec += nv;
         for (size_t j = 0; j < b; ++j) {
             Image a = tensor_to_image(x[int64_t(j)]), c = tensor_to_image(out.x_hat[int64_t(j)]);
-            r.psnr += psnr(a, c);
+            const double p = psnr(a, c);
+            r.psnr += p;
             r.ssim += ssim(a, c);
             if (int(r.originals.size()) < grid_images) {
                 r.originals.push_back(std::move(a));
                 r.recons.push_back(std::move(c));
+                r.grid_psnr.push_back(p);
             }
         }
         n += double(b);
@@ -393,6 +329,38 @@ ValResult validate(SCVAE& net, const ImageSet& val, int batch, double alpha, int
     r.atom_entropy = histogram_entropy_bits(r.atom_usage);
     net->train();
     return r;
+}
+
+// val.png: originals over reconstructions, each enlarged (nearest neighbour) to at least 128 pixels, every
+// original labelled "original" and every reconstruction with its PSNR, under a caption with the step and the
+// validation means.
+Image validation_sheet(const ValResult& v, int64_t step, size_t images) {
+    const size_t n = v.originals.size();
+    if (n == 0) {
+        Image blank;
+        blank.width = blank.height = 1;
+        blank.channels = 3;
+        blank.data.assign(3, 1.0f);
+        return add_header(blank, {"step " + std::to_string(step) + ": no validation images"}, 2, 1.0f, 0.0f, false);
+    }
+    std::vector<Image> tiles;
+    std::vector<std::string> labels;
+    for (int pass = 0; pass < 2; ++pass)
+        for (size_t i = 0; i < n; ++i) {
+            const Image& t = pass == 0 ? v.originals[i] : v.recons[i];
+            const int f = std::max(1, (128 + t.width - 1) / t.width);
+            tiles.push_back(f > 1 ? resize_nearest(t, t.width * f, t.height * f) : t);
+            labels.push_back(pass == 0 ? "original" : fmt("%.2f dB", v.grid_psnr[i]));
+        }
+    MontageOptions mo;
+    mo.gap = 4;
+    mo.label_scale = 2;
+    Image sheet = make_montage(tiles, int(n), labels, mo);
+    return add_header(sheet,
+                      {"step " + std::to_string(step) + ": validation PSNR " + fmt("%.2f", v.psnr) + " dB, SSIM " +
+                           fmt("%.4f", v.ssim) + " (mean of " + std::to_string(images) + (images == 1 ? " image)" : " images)"),
+                       "originals (top) over their reconstructions (below, with PSNR)"},
+                      2, 1.0f, 0.0f, false);  // the caption is kept on two lines, widening a narrow sheet
 }
 
 struct State {
@@ -721,15 +689,19 @@ int train_main(const TrainOptions& given) {
 
     JsonLog log(writer ? o.run_dir + "/log.jsonl" : "");
     Progress progress(o.quiet || !writer, log_every);
-    std::vector<std::pair<double, double>> train_curve, val_curve;
+    std::vector<CurvePoint> train_curve, val_curve;
     if (writer && resuming) {  // curves so far, for the pictures
         std::ifstream f(o.run_dir + "/log.jsonl");
         std::string line;
         while (std::getline(f, line)) {
             auto j = nlohmann::json::parse(line, nullptr, false);
             if (j.is_discarded() || !j.contains("type")) continue;
-            if (j["type"] == "train") train_curve.emplace_back(j["step"].get<double>(), j["total"].get<double>());
-            if (j["type"] == "val") val_curve.emplace_back(j["step"].get<double>(), j["total"].get<double>());
+            if (j["type"] != "train" && j["type"] != "val") continue;
+            CurvePoint p;
+            p.step = j.value("step", 0.0);
+            p.loss = j.value("total", NAN);
+            p.psnr = j.value("psnr", NAN);
+            (j["type"] == "train" ? train_curve : val_curve).push_back(p);
         }
     }
     log.write({{"type", "event"}, {"event", resuming ? "resume" : "start"}, {"step", st.step},
@@ -847,7 +819,7 @@ int train_main(const TrainOptions& given) {
                                 {"data_wait", acc_step > 0 ? acc_wait / acc_step : 0.0},
                                 {"skipped", train_set.skipped()}, {"seconds", st.seconds}};
             log.write(j);
-            train_curve.emplace_back(double(st.step), v[0]);
+            train_curve.push_back({double(st.step), v[0], train_psnr});
             progress.update(st.step, total_steps, epoch, epochs_shown,
                             "loss " + fmt("%.4g", v[0]) + " rec " + fmt("%.4g", v[1]) + " lat " + fmt("%.4g", v[2]) +
                                 " psnr " + fmt("%.2f", train_psnr),
@@ -869,16 +841,14 @@ int train_main(const TrainOptions& given) {
                            {"atoms_used", v.atoms_used}, {"dead_atoms", cfg.K - int64_t(v.atoms_used)},
                            {"atom_entropy_bits", v.atom_entropy}, {"alpha", o.alpha}, {"lr", o.lr},
                            {"images", val_set->size()}, {"seconds", st.seconds}});
-                val_curve.emplace_back(double(st.step), v.total);
+                val_curve.push_back({double(st.step), v.total, v.psnr});
                 if (v.total < st.best_val) {
                     st.best_val = v.total;
                     st.best_step = st.step;
                     save_model_file(o.run_dir + "/best.scvm", cfg, net, model_meta(&v), o.half);
                 }
-                std::vector<Image> tiles = v.originals;
-                tiles.insert(tiles.end(), v.recons.begin(), v.recons.end());
-                write_image(o.run_dir + "/val.png", make_montage(tiles, int(v.originals.size()), {}));
-                write_image(o.run_dir + "/loss.png", plot_losses(train_curve, val_curve));
+                write_image(o.run_dir + "/val.png", validation_sheet(v, st.step, val_set->size()));
+                write_image(o.run_dir + "/loss.png", plot_training_curves(train_curve, val_curve));
                 progress.message("step " + std::to_string(st.step) + ": validation loss " + fmt("%.5g", v.total) +
                                  ", PSNR " + fmt("%.2f", v.psnr) + " dB, SSIM " + fmt("%.4f", v.ssim) +
                                  ", sparsity " + fmt("%.3f", v.hoyer) + ", " + fmt("%.1f", v.nnz) +

@@ -69,15 +69,18 @@ setup() {
     assert_output --partial "smaller than k"
 }
 
-@test "--mosaic draws rows x per-row patches cut from the source images" {
+@test "--mosaic draws rows x per-row patches cut from the source images, each row labelled with id and size" {
     scvae-cluster -k 5 --mosaic m.png --rows 3 --per-row 5 --patch-scale 2 ab.scv > /dev/null
-    # tiny model: d=2, 4x4 patches, x2 = 8 px cells, 2 px gaps
-    run -0 png_size m.png
-    assert_output "$((2 + 5 * 10)) $((2 + 3 * 10))"
-    # default: one row per non-empty cluster, patches zoomed to 16 px
-    scvae-cluster -k 2 --mosaic all.png --per-row 4 ab.scv > /dev/null
+    # tiny model: d=2, 4x4 patches, x2 = 8 px cells, 2 px gaps; rows at least 9 px high for the 5x7 labels;
+    # a label band of at least "0 n=1" (5 characters of 6 px, less 1, plus 6) on the left
+    read -r w h < <(png_size m.png)
+    (( w >= 2 + 35 + 5 * 10 && h == 2 + 3 * 11 ))
+    # default: one row per non-empty cluster, patches zoomed to 16 px; the band fits the longest label
+    # "CLUSTER n=SIZE" exactly
+    scvae-cluster -k 2 --mosaic all.png --per-row 4 ab.scv > all.jsonl
+    band=$(jq -s -r 'group_by(.cluster) | map("\(.[0].cluster) n=\(length)" | length) | max * 6 - 1 + 6' all.jsonl)
     run -0 png_size all.png
-    assert_output "$((2 + 4 * 18)) $((2 + 2 * 18))"
+    assert_output "$((2 + band + 4 * 18)) $((2 + 2 * 18))"
 }
 
 @test "a missing source image for the mosaic is a clear error and leaves no output; --images finds it" {

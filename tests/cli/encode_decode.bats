@@ -182,7 +182,7 @@ setup() {
         assert_output --partial -- "$o"
     done
     run -0 scvae-decode --help
-    for o in --output --format --model --force --batch --threads --device --quality --montage --labels --gap; do
+    for o in --output --format --model --force --batch --threads --device --quality --montage --labels --gap --title; do
         assert_output --partial -- "$o"
     done
 }
@@ -281,6 +281,26 @@ setup() {
     (( h > 128 + 8 ))     # a label band under the tiles
     run -2 scvae-decode --labels -o x.png three.scv
     assert_output --partial "--labels needs --montage"
+}
+
+@test "decode --title puts header lines above the montage, wrapped at spaces, widened for a long word" {
+    scvae-encode -o three.scv "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg" "$IMAGES/photo1.jpg"
+    scvae-decode --montage 3 --gap 0 --title 'atom 7, -2 to 2' -o one.png three.scv
+    read -r w1 h1 < <(png_size one.png)
+    (( w1 == 384 && h1 > 128 + 14 ))
+    scvae-decode --montage 3 --gap 0 --title 'atom 7, -2 to 2' --title 'second line' -o two.png three.scv
+    read -r w2 h2 < <(png_size two.png)
+    (( w2 == 384 && h2 > h1 + 14 ))
+    words=$(printf 'ab %.0s' $(seq 1 40))
+    scvae-decode --montage 3 --gap 0 --title "$words" -o wrapped.png three.scv
+    read -r w4 h4 < <(png_size wrapped.png)
+    (( w4 == 384 && h4 > h1 + 14 ))
+    long=$(printf 'x%.0s' $(seq 1 40))
+    scvae-decode --montage 3 --gap 0 --title "$long" -o wide.png three.scv
+    read -r w3 h3 < <(png_size wide.png)
+    (( w3 > 40 * 12 && h3 == h1 ))
+    run -2 scvae-decode --title x -o x.png three.scv
+    assert_output --partial "--title needs --montage"
 }
 
 @test "a progress count is shown on a terminal's stderr, and -q silences it" {

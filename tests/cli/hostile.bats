@@ -159,7 +159,8 @@ every_reader() {
     hostile '.d=12 | .image.width=4096 | .image.height=8192 | .grid={h:2,w:1} | .row_ptr=[0,1,2] |
              .indices=[0,1] | .values=[1,2] | del(.nnz)' > m.jsonl
     run -1 --separate-stderr bash -c "ulimit -v $limit; timeout 300 scvae-cluster -k 2 --mosaic mosaic.png -o c.jsonl m.jsonl"
-    assert_equal "${stderr_lines[-1]}" "scvae-cluster: mosaic.png: a mosaic of 65570x8198 pixels is too large (limit 100000000 pixels); use fewer --rows or --per-row, or a smaller --patch-scale"
+    # (65570 = 2 + 16 x 4098 pixels of patches, plus 35 for the row labels "0 n=1")
+    assert_equal "${stderr_lines[-1]}" "scvae-cluster: mosaic.png: a mosaic of 65605x8198 pixels is too large (limit 100000000 pixels); use fewer --rows or --per-row, or a smaller --patch-scale"
     assert_no_file mosaic.png
     assert_no_file c.jsonl
 }

@@ -55,10 +55,36 @@ PY
     assert_line --index 0 '["kmeans",5,5,true]'
     cmp l-a.png lab-0.png
     cmp l-b.png lab-1.png
-    run -0 png_size v-b.png
-    assert_output "96 96"
+    # the overlay: as wide as the image, taller by its legend band
+    read -r w h < <(png_size v-b.png)
+    (( w == 96 && h > 96 + 8 ))
     run -0 png_size lab-1.png
     assert_output "96 96"
+}
+
+@test "--labels is a palette PNG: k colours, and its indices are the class numbers 0..k-1" {
+    scvae-segment -k 4 --labels 'lab-{stem}.png' ab.scv > s.jsonl
+    run -0 png_info lab-a.png
+    assert_output "64 64 8 3 4"   # 8-bit, colour type 3 (palette), 4 PLTE entries
+    # every index is a class number, and the classes the summary counts are the ones present
+    want=$(jq -r 'select(.source=="a.png") | [.class_sizes | to_entries[] | select(.value > 0) | .key] | join(" ")' s.jsonl)
+    run -0 png_values lab-a.png
+    assert_output "$want"
+    # -o writes the same label map with kmeans; --mask stays 8-bit gray
+    scvae-segment -k 4 -o 'o-{stem}.png' --mask 'm-{stem}.png' ab.scv > /dev/null
+    cmp o-a.png lab-a.png
+    run -0 png_info m-a.png
+    assert_output "64 64 8 0 0"
+}
+
+@test "--overlay has a legend band whose height grows with the classes that do not fit on one line" {
+    scvae-segment -k 2 --overlay 'v2-{stem}.png' ab.scv > /dev/null
+    scvae-segment -k 8 --overlay 'v8-{stem}.png' ab.scv > /dev/null
+    read -r w2 h2 < <(png_size v2-a.png)
+    read -r w8 h8 < <(png_size v8-a.png)
+    (( w2 == 64 && w8 == 64 && h2 > 64 && h8 > h2 ))
+    run -0 png_info v8-a.png
+    assert_output "64 $h8 8 2 0"  # RGB
 }
 
 @test "--model segments images directly, with the same result as the encode pipeline" {

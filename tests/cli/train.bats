@@ -83,8 +83,12 @@ fingerprint() {
     done
     [[ $line == *'"step":6'* ]]
     grep '"type":"val"' "$BATS_TEST_TMPDIR/run/log.jsonl" | tail -1 | grep -q '"ssim":'
-    # the pictures are PNGs: the grid has 2 rows of 16-pixel tiles
-    [ "$(head -c 4 "$BATS_TEST_TMPDIR/run/val.png" | od -An -c | tr -d ' ')" = "211PNG" ]
+    # the pictures are RGB PNGs: loss.png 960x720 (loss and PSNR panels); val.png's 16-pixel tiles enlarged to
+    # 128 pixels, two rows, under a caption
+    run -0 png_info "$BATS_TEST_TMPDIR/run/loss.png"
+    assert_output "960 720 8 2 0"
+    read -r w h depth ctype _ < <(png_info "$BATS_TEST_TMPDIR/run/val.png")
+    (( ctype == 2 && w >= 128 && h > 2 * 128 + 40 ))
     # plain progress lines off a terminal
     [[ $stderr == *"step 6/6"* ]]
     [[ $stderr == *"done: 6 steps"* ]]

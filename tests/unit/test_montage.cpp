@@ -1,6 +1,8 @@
 // Unit tests of scvae/montage.h: layout, tile placement, labels.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "scvae/error.h"
 #include "scvae/montage.h"
 
@@ -75,4 +77,60 @@ TEST(Montage, TextWidthAndErrors) {
                                         {"a-very-long-label-that-does-not-fit", ""}, opt);
     EXPECT_EQ(dark_pixels(m, 10, m.height, 30, 60), 0);
     EXPECT_GT(dark_pixels(m, 10, m.height, 0, 30), 0);
+}
+
+TEST(Montage, NiceTicks) {
+    const auto t = scvae::nice_ticks(0, 100, 5);
+    ASSERT_EQ(t.size(), 6u);  // 0 20 40 60 80 100
+    EXPECT_DOUBLE_EQ(t[0], 0);
+    EXPECT_NEAR(t[1], 20, 1e-9);
+    EXPECT_NEAR(t.back(), 100, 1e-9);
+    for (double v : scvae::nice_ticks(0.0123, 0.0456, 4)) {
+        EXPECT_GE(v, 0.0123);
+        EXPECT_LE(v, 0.0456);
+    }
+    EXPECT_GE(scvae::nice_ticks(0.0123, 0.0456, 4).size(), 3u);
+    EXPECT_EQ(scvae::nice_ticks(1, 1, 5).size(), 1u);  // an empty range: the one value
+}
+
+TEST(Montage, HeaderBandAboveThePicture) {
+    const Image pic = solid(100, 40, 1, 1.0f);
+    const Image h = scvae::add_header(pic, {"ab"}, 1);
+    EXPECT_EQ(h.channels, 3);
+    EXPECT_EQ(h.width, 100);
+    const int band = h.height - 40;
+    EXPECT_GT(band, 7);
+    EXPECT_GT(dark_pixels(h, 0, band, 0, 100), 0);     // the text is in the band
+    EXPECT_EQ(dark_pixels(h, band, h.height, 0, 100), 0);  // the picture is untouched
+    // a line wider than the picture widens the sheet; two lines make a taller band
+    EXPECT_GT(scvae::add_header(pic, {std::string(30, 'x')}, 1).width, 100);
+    EXPECT_GT(scvae::add_header(pic, {"a", "b"}, 1).height, h.height);
+    // words wrap to the picture's width instead
+    const Image w = scvae::add_header(pic, {"aaaa bbbb cccc dddd eeee ffff gggg"}, 1);
+    EXPECT_EQ(w.width, 100);
+    EXPECT_GT(w.height, scvae::add_header(pic, {"aaaa"}, 1).height);
+}
+
+TEST(Montage, TrainingCurvesPlot) {
+    std::vector<scvae::CurvePoint> train, val;
+    for (int s = 10; s <= 100; s += 10) train.push_back({double(s), 1.0 / s, 10.0 + s / 10.0});
+    val.push_back({50, 0.03, 14});
+    val.push_back({100, 0.012, 19});
+    const Image p = scvae::plot_training_curves(train, val);
+    EXPECT_EQ(p.width, 960);
+    EXPECT_EQ(p.height, 720);
+    EXPECT_EQ(p.channels, 3);
+    auto count = [&](float r, float g, float b) {
+        int n = 0;
+        for (int y = 0; y < p.height; ++y)
+            for (int x = 0; x < p.width; ++x)
+                n += std::abs(p.at(y, x, 0) - r) < 0.02f && std::abs(p.at(y, x, 1) - g) < 0.02f &&
+                     std::abs(p.at(y, x, 2) - b) < 0.02f;
+        return n;
+    };
+    EXPECT_GT(count(0.12f, 0.35f, 0.85f), 200);  // blue train curves (two panels) and the legend
+    EXPECT_GT(count(0.85f, 0.12f, 0.12f), 100);  // red validation points
+    // nothing but the empty axes without data, and no crash on non-positive or non-finite losses
+    const Image e = scvae::plot_training_curves({{1, 0, NAN}, {2, -1, NAN}}, {});
+    EXPECT_EQ(e.width, 960);
 }

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "scvae/error.h"
+#include "scvae/image.h"
 #include "scvae/segment.h"
 
 using namespace scvae;
@@ -240,4 +241,46 @@ TEST(Method, Parse) {
     EXPECT_EQ(parse_segment_method("kmeans"), SegmentMethod::KMeans);
     EXPECT_EQ(parse_segment_method("spectral"), SegmentMethod::Spectral);
     EXPECT_THROW(parse_segment_method("watershed"), UsageError);
+}
+
+TEST(Segment, ClassPaletteIsDistinctAndWritesAPalettePng) {
+    const std::vector<uint8_t> p = class_palette(40);
+    ASSERT_EQ(p.size(), 120u);
+    EXPECT_EQ(p[0], 31);  // tab10 blue first
+    EXPECT_EQ(p[1], 119);
+    EXPECT_EQ(p[2], 180);
+    for (size_t a = 0; a < 40; ++a)
+        for (size_t b = a + 1; b < 40; ++b)
+            EXPECT_FALSE(p[3 * a] == p[3 * b] && p[3 * a + 1] == p[3 * b + 1] && p[3 * a + 2] == p[3 * b + 2])
+                << a << " " << b;
+    EXPECT_THROW(class_palette(0), Error);
+    EXPECT_THROW(class_palette(257), Error);
+    // a 1-channel image of indices 0..2 with a 3-colour palette: colour type 3, read back as the colours
+    Image lm;
+    lm.width = 3;
+    lm.height = 2;
+    lm.channels = 1;
+    lm.data = {0, 1 / 255.0f, 2 / 255.0f, 2 / 255.0f, 1 / 255.0f, 0};
+    WriteOptions wo;
+    wo.png_palette = class_palette(3);
+    const std::vector<uint8_t> png = encode_image(lm, ImageFormat::PNG, wo);
+    ASSERT_GT(png.size(), 26u);
+    EXPECT_EQ(png[24], 8);  // bit depth
+    EXPECT_EQ(png[25], 3);  // colour type: palette
+    const Image back = decode_image(png.data(), png.size(), "lm.png");
+    ASSERT_EQ(back.channels, 3);
+    for (int i = 0; i < 6; ++i) {
+        const int c = static_cast<int>(std::lround(lm.data[i] * 255));
+        for (int ch = 0; ch < 3; ++ch)
+            EXPECT_NEAR(back.data[i * 3 + ch], wo.png_palette[c * 3 + ch] / 255.0f, 1e-6) << i;
+    }
+    // an index beyond the palette is an error; other images ignore the palette
+    wo.png_palette = class_palette(2);
+    EXPECT_THROW(encode_image(lm, ImageFormat::PNG, wo), Error);
+    Image rgb = lm;
+    rgb.channels = 3;
+    rgb.width = 2;
+    rgb.height = 1;
+    const std::vector<uint8_t> plain = encode_image(rgb, ImageFormat::PNG, wo);
+    EXPECT_EQ(plain[25], 2);
 }

@@ -39,6 +39,7 @@ struct DecodeOptions {
     int montage_cols = 0;             // > 0: tile every decoded record into one picture
     bool labels = false;              // label montage tiles with their source names
     int montage_gap = 2;
+    std::vector<std::string> title;   // header lines above the montage
     bool quiet = false;
 };
 

@@ -53,6 +53,10 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
 struct WriteOptions {
     int jpeg_quality = 95;
     int png_bit_depth = 8;  // 8 or 16
+    // RGB triplets (at most 256): a 1-channel image is written as an 8-bit palette PNG (colour type 3 with
+    // PLTE) whose index at each pixel is its 8-bit value round(255 v), which must be below the number of
+    // entries. Other images and JPEG ignore it. (read_image expands a palette PNG to its colours.)
+    std::vector<uint8_t> png_palette;
 };
 
 // Encodes to memory. PNM writes P5 (gray) or P6 (colour), alpha dropped, maxval 255 (65535 with

@@ -30,5 +30,33 @@ Image make_montage(const std::vector<Image>& tiles, int cols, const std::vector<
 int text_width(const std::string& text, int scale);
 // Draws `text` with its top-left corner at (x, y) in grey level `value` (every channel); clipped to the image.
 void draw_text(Image& img, int x, int y, const std::string& text, int scale, float value);
+// The same in colour `rgb` (an RGB image).
+void draw_text_rgb(Image& img, int x, int y, const std::string& text, int scale, const float rgb[3]);
+// Fills the rectangle [x, x+w) x [y, y+h) of an RGB image with `rgb`; clipped to the image.
+void fill_rect(Image& img, int x, int y, int w, int h, const float rgb[3]);
+// A line of thickness `width` pixels from (x0, y0) to (x1, y1) in `rgb`; clipped to the image.
+void draw_line(Image& img, double x0, double y0, double x1, double y1, const float rgb[3], int width = 2);
+// Height in pixels of one text line at `scale` (7*scale).
+int text_height(int scale);
+
+// `img` (converted to RGB) under a header band holding `lines` of text at `scale`, centred, in `foreground` on
+// `background`; a line wraps at spaces to the picture's width, and the sheet is widened (the picture
+// centred) only for a word wider than the picture. With wrap = false lines are kept whole and the sheet is
+// widened to the widest.
+Image add_header(const Image& img, const std::vector<std::string>& lines, int scale, float background = 1.0f,
+                 float foreground = 0.0f, bool wrap = true);
+
+// "Nice" tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi], about `target` of them,
+// every one inside [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int target);
+
+// One point of a training curve: the step, the total loss and the PSNR in dB (NaN when unknown).
+struct CurvePoint {
+    double step = 0, loss = 0, psnr = 0;
+};
+// scvae-train's loss.png: a title, a legend (train blue line, validation red dots) and two panels over a
+// shared step axis: the total loss on a log10 axis and the PSNR in dB on a linear axis; both with labelled
+// ticks and grid lines. 960x720 RGB.
+Image plot_training_curves(const std::vector<CurvePoint>& train, const std::vector<CurvePoint>& val);
 
 }  // namespace scvae

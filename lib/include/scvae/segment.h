@@ -75,13 +75,19 @@ std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int 
 // Throws Error for k < 2, or k larger than the number of grid cells.
 Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt);
 
+// The colour of each class 0..k-1 (k <= 256) as RGB triplets: ten distinct colours (matplotlib's tab10) for
+// classes 0..9, then hues at golden-angle steps. Written as the PLTE of label-map PNGs and used by overlays.
+std::vector<uint8_t> class_palette(int k);
+
 // Images at the original size of the record (each grid cell covers 2^d x 2^d pixels of the padded image; the
-// padding is cut off). Label map: 1 channel, pixel value = class / 255 (so an 8-bit PNG stores 0..k-1).
+// padding is cut off). Label map: 1 channel, pixel value = class / 255 (so an 8-bit PNG stores 0..k-1; written
+// with WriteOptions::png_palette = class_palette(k) it is a palette PNG whose indices are the classes).
 // Mask: 1 channel, 1.0 (255) foreground, 0 background.
 Image label_map_image(const Segmentation& s, const CodeRecord& rec);
 Image mask_image(const Segmentation& s, const CodeRecord& rec);
-// The image (any channels, original size) with each class tinted by a fixed palette (alpha 0.45) and the
-// foreground/background border drawn in white.
+// The image (any channels, original size) with each class tinted by class_palette (alpha 0.45) and the
+// foreground/background border drawn in white, over a legend band: one swatch per class with its number,
+// "bg" or "fg" and its share of the grid cells (RGB; as wide as the image, taller by the band).
 Image overlay_image(const Image& img, const Segmentation& s, const CodeRecord& rec);
 
 // One JSON Lines summary object (source, method, k, grid, class sizes, BndCon, foreground classes, fraction).
