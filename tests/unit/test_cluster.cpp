@@ -350,6 +350,16 @@ TEST(SparseKMeans, PaysBelowAnEighthOfTheDimensions) {
     EXPECT_TRUE(sparse_kmeans_pays(1000, 1000 * 20, 512));
     EXPECT_FALSE(sparse_kmeans_pays(1000, 1000 * 64, 512));
     EXPECT_FALSE(sparse_kmeans_pays(0, 0, 512));
+}
+
+TEST(SparseKMeans, HugeFiniteValuesAreAnError) {
+    SparseRows x = sparse_points(20, 16, 2, 2, 5);
+    x.val[3] = 3e30f;
+    KMeansOptions o;
+    o.k = 2;
+    SparseRows t = x;
+    EXPECT_THROW(kmeans_train_sparse(t, o), Error);
+}
 
 // Issue 15: values beyond the code value bound (finite, checksum correct) made FAISS abort (k-means) or left
 // the label at -1 and the distance at inf (assignment, written as invalid JSON). They are refused as errors.
