@@ -22,7 +22,7 @@ declare -gA SKIP=(
     ['scontrol|^srun ']='needs a Slurm cluster (launch.bats runs examples/slurm-train.sbatch with stand-ins)'
     ['^bash scripts/']='sets up, builds and tests the project: what runs this test'
     ['^(cmake|ctest) ']='builds and tests the project: what runs this test'
-    ['scvae-model export|torch.jit.load']='needs PyTorch (python3-torch), which scripts/setup.sh does not install (tests/cli/python.bats runs export when it is there)'
+    ['scvae-model export|torch.jit.load']='needs PyTorch in Python (python3-torch); tests/cli/python.bats runs export and loads the module'
 )
 
 # blocks FILE: the example blocks of a man page (.nf ... .fi under EXAMPLES) or of a Markdown file (```sh),
