@@ -41,8 +41,8 @@ Image quantised(int w, int h, int c, int levels, unsigned seed) {
         s = s * 1103515245u + 12345u;
         v = static_cast<float>((s >> 8) % (levels + 1)) / static_cast<float>(levels);
     }
-    img.data[0] = 0.0f;
-    img.data[1] = 1.0f;
+    img.data[0] = 0.0f;  // both ends of the range, where there is room for them
+    if (img.data.size() > 1) img.data[1] = 1.0f;
     return img;
 }
 
@@ -64,7 +64,7 @@ struct TempInput {
     FILE* f;
     explicit TempInput(const std::vector<uint8_t>& bytes) {
         f = std::tmpfile();
-        std::fwrite(bytes.data(), 1, bytes.size(), f);
+        if (!bytes.empty()) std::fwrite(bytes.data(), 1, bytes.size(), f);  // an empty vector's data() may be null
         std::fflush(f);
         std::rewind(f);
         lseek(fileno(f), 0, SEEK_SET);
