@@ -61,6 +61,19 @@ std::unique_ptr<faiss::IndexFlat> make_index(size_t dim, bool spherical) {
 
 namespace {
 
+// The next k-means++ centroid: a point drawn with probability proportional to best[i] (its squared distance to
+// the nearest centroid so far; total is their sum), never one at distance 0; any point when all are at 0.
+size_t kmeanspp_draw(std::mt19937_64& rng, const std::vector<double>& best, double total) {
+    const size_t n = best.size();
+    if (total <= 0) return static_cast<size_t>(rng() % n);  // every point already is a centroid: any will do
+    double u = std::uniform_real_distribution<double>(0.0, total)(rng), acc = 0;
+    for (size_t i = 0; i < n; ++i) {
+        acc += best[i];
+        if (acc > u && best[i] > 0) return i;
+    }
+    return n - 1;
+}
+
 // k-means++ seeding (Arthur & Vassilvitskii 2007): each next centroid is a point drawn with probability
 // proportional to its squared distance to the nearest centroid so far. Points identical to a chosen one are never
 // drawn again, so a few distinct groups among many duplicates (typical of sparse codes) are all found.
@@ -84,19 +97,7 @@ std::vector<float> kmeanspp_init(const float* x, size_t n, size_t dim, size_t k,
             total += best[i];
         }
         if (j + 1 == k) break;
-        if (total <= 0) {
-            pick = static_cast<size_t>(rng() % n);  // every point already is a centroid: any will do
-            continue;
-        }
-        double u = std::uniform_real_distribution<double>(0.0, total)(rng), acc = 0;
-        pick = n - 1;
-        for (size_t i = 0; i < n; ++i) {
-            acc += best[i];
-            if (acc > u && best[i] > 0) {
-                pick = i;
-                break;
-            }
-        }
+        pick = kmeanspp_draw(rng, best, total);
     }
     return c;
 }
@@ -311,19 +312,7 @@ std::vector<float> kmeanspp_init_sparse(const SparseRows& x, size_t k, uint64_t 
             total += best[i];
         }
         if (j + 1 == k) break;
-        if (total <= 0) {
-            pick = static_cast<size_t>(rng() % n);
-            continue;
-        }
-        double u = std::uniform_real_distribution<double>(0.0, total)(rng), acc = 0;
-        pick = n - 1;
-        for (size_t i = 0; i < n; ++i) {
-            acc += best[i];
-            if (acc > u && best[i] > 0) {
-                pick = i;
-                break;
-            }
-        }
+        pick = kmeanspp_draw(rng, best, total);
     }
     return c;
 }
