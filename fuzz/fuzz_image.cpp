@@ -1,8 +1,8 @@
-// fuzz_image.cpp - libFuzzer target for the image loaders (libpng, libjpeg-turbo through scvae::decode_image):
-// fuzz_png and fuzz_jpeg (the same code, different seeds and dictionaries). A decoded image must have the size
-// its header gave and pixels in [0,1]; every failure must be a scvae::Error. The pixel limit is lowered so that a
-// header claiming a large image is refused before the fuzzer's memory limit is reached (the tools' own limit,
-// 1e8 pixels, is tested in tests/unit/test_image.cpp).
+// fuzz_image.cpp - libFuzzer target for the image loaders (libpng, libjpeg-turbo and the netpbm reader through
+// scvae::decode_image): fuzz_png, fuzz_jpeg and fuzz_pnm (the same code, different seeds and dictionaries).
+// A decoded image must have the size its header gave and pixels in [0,1]; every failure must be a scvae::Error.
+// The pixel limit is lowered so that a header claiming a large image is refused before the fuzzer's memory
+// limit is reached (the tools' own limit, 1e8 pixels, is tested in tests/unit/test_image.cpp).
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

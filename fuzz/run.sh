@@ -31,7 +31,8 @@ fi
 cmake --build "$build" -j "$jobs" >/dev/null
 
 declare -A dict=([fuzz_codes_binary]=codes_binary [fuzz_codes_json]=codes_json [fuzz_png]=png [fuzz_jpeg]=jpeg
-                 [fuzz_model_header]=model_header [fuzz_centroids]=centroids [fuzz_model_config]=model_config)
+                 [fuzz_pnm]=pnm [fuzz_image_stream]=image_stream [fuzz_model_header]=model_header
+                 [fuzz_centroids]=centroids [fuzz_model_config]=model_config)
 wanted=("$@")
 printf '%-20s %12s %8s %8s %8s %9s %s\n' target executions seconds cov ft corpus findings
 while read -r name source define seeds; do
