@@ -31,7 +31,7 @@ fi
 cmake --build "$build" -j "$jobs" >/dev/null
 
 declare -A dict=([fuzz_codes_binary]=codes_binary [fuzz_codes_json]=codes_json [fuzz_png]=png [fuzz_jpeg]=jpeg
-                 [fuzz_pnm]=pnm [fuzz_image_stream]=image_stream [fuzz_model_header]=model_header
+                 [fuzz_pnm]=pnm [fuzz_model_header]=model_header
                  [fuzz_centroids]=centroids [fuzz_model_config]=model_config)
 wanted=("$@")
 printf '%-20s %12s %8s %8s %8s %9s %s\n' target executions seconds cov ft corpus findings
@@ -43,8 +43,14 @@ while read -r name source define seeds; do
     for s in $seeds tests/data/fuzz/$name/*; do
         [[ -f $s ]] && cp -n "$s" "$corpus/seed-$(basename "$s")"
     done
+    if [[ $name == fuzz_image_stream ]]; then  # libFuzzer takes one -dict: the three image formats' together
+        dictfile=$build/image_stream.dict
+        cat fuzz/dict/png.dict fuzz/dict/jpeg.dict fuzz/dict/pnm.dict > "$dictfile"
+    else
+        dictfile=fuzz/dict/${dict[$name]}.dict
+    fi
     start=$(date +%s)
-    "$build/fuzz/$name" -runs="$runs" -max_total_time="$seconds" -dict="fuzz/dict/${dict[$name]}.dict" \
+    "$build/fuzz/$name" -runs="$runs" -max_total_time="$seconds" -dict="$dictfile" \
         -artifact_prefix="$findings/" -print_final_stats=1 -rss_limit_mb=2560 -timeout=120 \
         "$corpus" > "$log" 2>&1 || true
     elapsed=$(($(date +%s) - start))
