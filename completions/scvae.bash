@@ -40,11 +40,12 @@ _scvae_encode() {
         -m|--model) _scvae_files 'scvm'; return ;;
         -o|--output|--files-from) _scvae_any_file; return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
-        -b|--batch|-t|--threads|--shard) return ;;
+        --solver) COMPREPLY=( $(compgen -W 'lista ista fista' -- "$cur") ); return ;;
+        -b|--batch|-t|--threads|--shard|--solver-steps) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '-m --model -o --output -j --json --half -b --batch -t --threads --device
-            --files-from -k --keep-going --shard -q --quiet -h --help --version' -- "$cur") )
+            --files-from -k --keep-going --shard --solver --solver-steps -q --quiet -h --help --version' -- "$cur") )
     else
         _scvae_files '@(png|jpg|jpeg|ppm|pgm|pbm|pnm|pam|PNG|JPG|JPEG|PPM|PGM|PBM|PNM|PAM)'
     fi
@@ -124,9 +125,10 @@ _scvae_model() {
                 -p|--preset) COMPREPLY=( $(compgen -W 'paper-f8 paper-f16 paper-f64 paper-f256 cpu-f8 tiny' -- "$cur") ); return ;;
                 -c|--config) _scvae_files 'json'; return ;;
                 -o|--output) _scvae_any_file; return ;;
-                -s|--seed) return ;;
+                --latent) COMPREPLY=( $(compgen -W 'sc vq' -- "$cur") ); return ;;
+                -s|--seed|--vq-ema) return ;;
             esac
-            COMPREPLY=( $(compgen -W '-p --preset -c --config -s --seed --half -o --output -h --help --version' -- "$cur") )
+            COMPREPLY=( $(compgen -W '-p --preset -c --config --latent --vq-ema -s --seed --half -o --output -h --help --version' -- "$cur") )
             ;;
         info)
             if [[ $cur == -* ]]; then
@@ -199,14 +201,15 @@ _scvae_train() {
         --init) _scvae_files 'scvm'; return ;;
         -p|--preset) COMPREPLY=( $(compgen -W 'paper-f8 paper-f16 paper-f64 paper-f256 cpu-f8 tiny' -- "$cur") ); return ;;
         --solver) COMPREPLY=( $(compgen -W 'lista ista fista' -- "$cur") ); return ;;
+        --latent) COMPREPLY=( $(compgen -W 'sc vq' -- "$cur") ); return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
-        --val-fraction|--val-images|-s|--size|--resize-short|-d|--channels|-n|-K|--lista-steps|--alpha|--init-alpha|--lr|--adam-eps|\
+        --val-fraction|--val-images|-s|--size|--resize-short|-d|--channels|-n|-K|--lista-steps|--vq-beta|--vq-ema|--alpha|--init-alpha|--lr|--adam-eps|\
         -b|--batch|--epochs|--steps|--grad-clip|--seed|--val-every|--checkpoint-every|--log-every|-t|--threads|--procs|\
         --data-threads|--world-size|--rank|--local-rank|--master-addr|--master-port|--dist-timeout|--bucket-mb) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=( $(compgen -W '-o --output --resume --files-from --val --val-fraction --val-images -s --size
-            --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --init --alpha --init-alpha --lr --adam-eps
+            --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --latent --vq-beta --vq-ema --init --alpha --init-alpha --lr --adam-eps
             -b --batch --epochs --steps --grad-clip --seed --val-every --checkpoint-every --log-every --half
             --procs -t --threads --data-threads --device --world-size --rank --local-rank --master-addr --master-port
             --dist-timeout --bucket-mb --rank-model -q --quiet -h --help --version' -- "$cur") )

@@ -171,6 +171,10 @@ class LISTA(nn.Module):
         self.S = nn.Parameter(torch.zeros(K, K))
         self.theta = nn.Parameter(torch.zeros(K))
 
+    @torch.jit.export
+    def atoms(self) -> torch.Tensor:
+        return self.D
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.solver == "lista":
             b = x @ self.W_e.t()
@@ -199,6 +203,30 @@ class LISTA(nn.Module):
         return z
 
 
+class VQ(nn.Module):
+    """The VQ-VAE latent: each vector -> the one-hot code of its nearest codebook entry (lowest index on ties)."""
+
+    def __init__(self, n: int, K: int, ema: bool):
+        super().__init__()
+        self.K = K
+        if ema:
+            self.register_buffer("codebook", torch.zeros(K, n))
+            self.register_buffer("ema_count", torch.zeros(K))
+            self.register_buffer("ema_sum", torch.zeros(K, n))
+        else:
+            self.codebook = nn.Parameter(torch.zeros(K, n))
+
+    @torch.jit.export
+    def atoms(self) -> torch.Tensor:
+        return self.codebook.t()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cb = self.codebook
+        dist = torch.addmm((cb * cb).sum(1).unsqueeze(0), x, cb.t(), beta=1.0, alpha=-2.0)
+        idx = dist.argmin(1)
+        return torch.zeros(x.size(0), self.K, dtype=x.dtype, device=x.device).scatter_(1, idx.unsqueeze(1), 1.0)
+
+
 class SCVAE(nn.Module):
     """The SC-VAE of a model file: encode (image -> codes), decode (codes -> image), forward (both)."""
 
@@ -206,7 +234,13 @@ class SCVAE(nn.Module):
         super().__init__()
         c = config
         self.encoder = _Body(_encoder(c))
-        self.lista = LISTA(c["n"], c["K"], c["steps"], float(c.get("alpha", 1.0)), c.get("solver", "lista"))
+        # The latent module: LISTA (the model file's "lista.*" tensors) or VQ ("vq.*"); load() renames them to
+        # "latent.*", so one attribute serves both kinds in TorchScript.
+        self.vq = c.get("latent", "sc") == "vq"
+        if self.vq:
+            self.latent = VQ(c["n"], c["K"], float(c.get("ema_decay", 0.0)) > 0)
+        else:
+            self.latent = LISTA(c["n"], c["K"], c["steps"], float(c.get("alpha", 1.0)), c.get("solver", "lista"))
         self.decoder = _Body(_decoder(c))
         self.n = int(c["n"])
         self.K = int(c["K"])
@@ -225,14 +259,14 @@ class SCVAE(nn.Module):
             t = F.pad(t, [0, pr, 0, pb], mode="reflect" if pr < W and pb < H else "replicate")
         lat = self.encoder(t)
         B, n, h, w = lat.shape
-        z = self.lista(lat.permute(0, 2, 3, 1).reshape(B * h * w, n))
+        z = self.latent(lat.permute(0, 2, 3, 1).reshape(B * h * w, n))
         return z.reshape(B, h, w, self.K)
 
     @torch.jit.export
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Codes B x h x w x K -> B x 3 x (h 2^d) x (w 2^d) RGB in [0, 1]."""
         B, h, w, K = z.shape
-        lat = (z.reshape(B * h * w, K) @ self.lista.D.t()).reshape(B, h, w, self.n).permute(0, 3, 1, 2).contiguous()
+        lat = (z.reshape(B * h * w, K) @ self.latent.atoms().t()).reshape(B, h, w, self.n).permute(0, 3, 1, 2).contiguous()
         return ((self.decoder(lat) + 1.0) * 0.5).clamp(0.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,7 +277,13 @@ def load(path) -> SCVAE:
     """The model file's network with its weights, in eval mode (float32, CPU)."""
     m = scvae_codes.read_model(path)
     net = SCVAE(m["config"], m["fingerprint"])
-    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in m["tensors"].items()}
+    def own_name(k):
+        for prefix in ("lista.", "vq."):
+            if k.startswith(prefix):
+                return "latent." + k[len(prefix):]
+        return k
+
+    state = {own_name(k): torch.from_numpy(np.ascontiguousarray(v)) for k, v in m["tensors"].items()}
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
@@ -255,9 +295,10 @@ def load(path) -> SCVAE:
             raise scvae_codes.ModelError(f"{path}: tensor {k} has shape {list(v.shape)}, config expects "
                                          f"{list(own[k].shape)}")
     net.load_state_dict(state, strict=True)
-    D64 = net.lista.D.detach().double()
-    G = D64 @ D64.t() if D64.size(0) <= D64.size(1) else D64.t() @ D64
-    net.lista.L = float(np.float32(torch.linalg.eigvalsh(G).max().item()))
+    if not net.vq:
+        D64 = net.latent.D.detach().double()
+        G = D64 @ D64.t() if D64.size(0) <= D64.size(1) else D64.t() @ D64
+        net.latent.L = float(np.float32(torch.linalg.eigvalsh(G).max().item()))
     net.eval()
     return net
 

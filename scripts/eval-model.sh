@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 model=${1:?usage: scripts/eval-model.sh MODEL [VAL_DIR] [OUT_DIR]}
 val=${2:-corpus/val}
 out=${3:-runs/eval}
-bin=${SCVAE_BUILD_DIR:-build}/bin
+bin=${SCVAE_BIN:-${SCVAE_BUILD_DIR:-build}/bin}
 tool=corpus/.work/corpus-tool
 [[ -x $tool ]] || { mkdir -p corpus/.work; g++ -O2 -o "$tool" scripts/corpus-tool.cpp -ljpeg -lpng -ldl; }
 mkdir -p "$out/val256" "$out/recon"
@@ -17,7 +17,8 @@ for f in "$val"/*; do
   stem=$(basename "${f%.*}")
   [[ -f $out/val256/$stem.jpg ]] || "$tool" sample "$f" "$out/val256/$stem.jpg" 256 100
 done
-"$bin/scvae-encode" -q -m "$model" -o "$out/val.scv" "$out"/val256/*.jpg
+# SCVAE_ENCODE_FLAGS: extra scvae-encode options (e.g. --solver fista --solver-steps 500)
+"$bin/scvae-encode" -q -m "$model" ${SCVAE_ENCODE_FLAGS:-} -o "$out/val.scv" "$out"/val256/*.jpg
 "$bin/scvae-decode" -q -m "$model" -o "$out/recon/{stem}.png" "$out/val.scv"
 "$bin/scvae-metrics" "$out/val256" "$out/recon" | jq -c '.aggregate'
-"$bin/scvae-metrics" --codes "$out/val.scv" | jq -c '.codes | {hoyer: .hoyer.mean, zeros: .zero_fraction, nnz_per_vector, atoms_used, bpp}'
+"$bin/scvae-metrics" --codes "$out/val.scv" | jq -c '.codes | {hoyer: .hoyer.mean, zeros: .zero_fraction, nnz_per_vector, atoms_used, perplexity, bpp}'

@@ -16,6 +16,8 @@ static scvae::EncodeOptions parse(int argc, char** argv) {
         ("device", "cpu or cuda", cxxopts::value<std::string>()->default_value("cpu"))
         ("files-from", "read image (or folder) paths from FILE, one per line ('-' = stdin)", cxxopts::value<std::string>())
         ("k,keep-going", "report each unreadable image, go on, and exit 1 at the end")
+        ("solver", "infer the codes with ista or fista over the fixed dictionary instead of the model's LISTA", cxxopts::value<std::string>())
+        ("solver-steps", "iterations of --solver (default: the model's LISTA steps s)", cxxopts::value<std::string>())
         ("shard", "encode only every N-th input starting at I (I/N, 0-based)", cxxopts::value<std::string>())
         ("q,quiet", "no progress count on a terminal")
         ("h,help", "show this help")
@@ -30,6 +32,8 @@ static scvae::EncodeOptions parse(int argc, char** argv) {
     if (r.count("files-from")) opt.files_from = r["files-from"].as<std::string>();
     if (r.count("threads")) opt.threads = scvae::parse_int_option("--threads", r["threads"].as<std::string>(), 1, 4096);
     if (r.count("shard")) opt.shard = scvae::parse_shard(r["shard"].as<std::string>());
+    if (r.count("solver")) opt.solver = r["solver"].as<std::string>();
+    if (r.count("solver-steps")) opt.solver_steps = scvae::parse_int_option("--solver-steps", r["solver-steps"].as<std::string>(), 1, 1000000);
     opt.output = r["output"].as<std::string>();
     opt.batch = scvae::parse_int_option("--batch", r["batch"].as<std::string>(), 1, 4096);
     opt.device = r["device"].as<std::string>();

@@ -8,7 +8,7 @@
 #include "scvae/model_tool.h"
 
 static const char* kUsage =
-    "Usage: scvae-model init (--preset NAME | --config FILE.json) [--seed N] [--half] -o FILE\n"
+    "Usage: scvae-model init (--preset NAME | --config FILE.json) [--latent sc|vq] [--vq-ema D] [--seed N] [--half] -o FILE\n"
     "       scvae-model info [--json] [FILE...]\n"
     "       scvae-model export [MODEL] -o FILE.pt\n";
 
@@ -17,6 +17,8 @@ static int init_cmd(int argc, char** argv) {
     o.add_options()
         ("p,preset", "architecture preset: paper-f8, paper-f16, paper-f64, paper-f256, cpu-f8, tiny", cxxopts::value<std::string>())
         ("c,config", "architecture from a JSON file (a ModelConfig object; '-' = stdin)", cxxopts::value<std::string>())
+        ("latent", "sc (sparse codes) or vq (the VQ-VAE baseline); default: as the preset or config says", cxxopts::value<std::string>())
+        ("vq-ema", "vq: the codebook moves by moving averages with this decay (e.g. 0.99)", cxxopts::value<std::string>())
         ("s,seed", "random seed of the initial weights", cxxopts::value<std::string>()->default_value("1"))
         ("half", "store the weights as 16-bit floats")
         ("o,output", "model file to write ('-' = stdout)", cxxopts::value<std::string>())
@@ -29,6 +31,14 @@ static int init_cmd(int argc, char** argv) {
     if (!r.count("output")) throw scvae::UsageError("init: -o FILE is required");
     if (r.count("preset")) opt.preset = r["preset"].as<std::string>();
     if (r.count("config")) opt.config_file = r["config"].as<std::string>();
+    if (r.count("latent")) {
+        opt.latent = r["latent"].as<std::string>();
+        if (opt.latent != "sc" && opt.latent != "vq") throw scvae::UsageError("--latent: expected sc or vq, got '" + opt.latent + "'");
+    }
+    if (r.count("vq-ema")) {
+        opt.vq_ema = scvae::parse_double_option("--vq-ema", r["vq-ema"].as<std::string>());
+        if (!(opt.vq_ema >= 0 && opt.vq_ema < 1)) throw scvae::UsageError("--vq-ema: expected a decay in [0, 1) (0: no EMA)");
+    }
     opt.seed = static_cast<uint64_t>(scvae::parse_int_option("--seed", r["seed"].as<std::string>(), 0, 2147483647));
     opt.output = r["output"].as<std::string>();
     opt.half = r.count("half") > 0;

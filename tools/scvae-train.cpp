@@ -25,6 +25,9 @@ static scvae::TrainOptions parse(int argc, char** argv) {
         ("K", "dictionary atoms K", cxxopts::value<S>())
         ("lista-steps", "LISTA unrolled steps s", cxxopts::value<S>())
         ("solver", "lista, ista or fista", cxxopts::value<S>())
+        ("latent", "sc (sparse codes, the default) or vq (the VQ-VAE baseline: one codebook entry per vector)", cxxopts::value<S>())
+        ("vq-beta", "vq: weight of the commitment loss (default 0.25)", cxxopts::value<S>())
+        ("vq-ema", "vq: move the codebook by moving averages with this decay, e.g. 0.99 (default: by its loss)", cxxopts::value<S>())
         ("init", "start from the weights of this model file (fine-tuning)", cxxopts::value<S>())
         ("alpha", "weight of ||z||_1 in the loss (fixed, not learned)", cxxopts::value<S>()->default_value("1"))
         ("init-alpha", "the LISTA thresholds start at A/L (default: --alpha; with --init: the model's)", cxxopts::value<S>())
@@ -81,6 +84,20 @@ static scvae::TrainOptions parse(int argc, char** argv) {
         if (r.count(k)) opt.config_overrides[k] = num(k, k[0] == 'd' ? 0 : 1, 1 << 20);
     if (r.count("lista-steps")) opt.config_overrides["steps"] = num("lista-steps", 0, 1 << 16);
     if (r.count("solver")) opt.config_overrides["solver"] = str("solver");
+    if (r.count("latent")) {
+        if (str("latent") != "sc" && str("latent") != "vq") throw scvae::UsageError("--latent: expected sc or vq, got '" + str("latent") + "'");
+        opt.config_overrides["latent"] = str("latent");
+    }
+    if (r.count("vq-beta")) {
+        const double b = real("vq-beta");
+        if (!(b >= 0 && b <= 1e6)) throw scvae::UsageError("--vq-beta: expected a number >= 0");
+        opt.config_overrides["beta"] = b;
+    }
+    if (r.count("vq-ema")) {
+        const double g = real("vq-ema");
+        if (!(g >= 0 && g < 1)) throw scvae::UsageError("--vq-ema: expected a decay in [0, 1) (0: no EMA)");
+        opt.config_overrides["ema_decay"] = g;
+    }
     if (r.count("init")) opt.init_model = str("init");
     opt.alpha = real("alpha");
     if (opt.alpha < 0) throw scvae::UsageError("--alpha: expected a number >= 0");

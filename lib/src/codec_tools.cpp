@@ -298,6 +298,7 @@ int encode_main(const EncodeOptions& opt) {
 
     set_threads(opt.threads);
     Codec codec = Codec::load(opt.model.empty() ? default_model_path() : opt.model, parse_device(opt.device));
+    if (!opt.solver.empty() || opt.solver_steps > 0) codec.set_solver(opt.solver.empty() ? "lista" : opt.solver, opt.solver_steps);
 
     protect_inputs(inputs);
     AtomicOutput out(opt.output);

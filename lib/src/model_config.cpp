@@ -19,7 +19,7 @@ namespace {
 
 const std::vector<std::string> kFields = {"preset", "in_channels", "channels", "ch_mult", "num_res_blocks",
                                           "mid_attention", "attn_levels", "groups", "n", "K", "steps",
-                                          "solver", "alpha"};
+                                          "solver", "alpha", "latent", "beta", "ema_decay"};
 
 std::string join_ints(const std::vector<int>& v) {
     std::string s;
@@ -49,6 +49,13 @@ nlohmann::json ModelConfig::to_json() const {
     j["steps"] = steps;
     j["solver"] = solver;
     j["alpha"] = alpha;
+    // Written for VQ models only, so that an SC model's canonical JSON (and fingerprint) is what it was
+    // before the VQ latent existed.
+    if (latent != "sc") {
+        j["latent"] = latent;
+        j["beta"] = beta;
+        j["ema_decay"] = ema_decay;
+    }
     return j;
 }
 
@@ -116,6 +123,19 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
         if (!(std::fabs(a) <= 1e30)) throw Error("model config: field 'alpha': out of range");
         c.alpha = static_cast<float>(a);
     }
+    if (j.contains("latent")) {
+        if (!j["latent"].is_string()) throw Error("model config: field 'latent': expected a string");
+        c.latent = j["latent"].get<std::string>();
+    }
+    auto get_float = [&](const char* key, float& out) {
+        if (!j.contains(key)) return;
+        if (!j[key].is_number()) throw Error(std::string("model config: field '") + key + "': expected a number");
+        const double a = j[key].get<double>();
+        if (!(std::fabs(a) <= 1e30)) throw Error(std::string("model config: field '") + key + "': out of range");
+        out = static_cast<float>(a);
+    };
+    get_float("beta", c.beta);
+    get_float("ema_decay", c.ema_decay);
     c.validate();
     return c;
 }
@@ -148,6 +168,9 @@ void ModelConfig::validate() const {
     if (solver != "lista" && solver != "ista" && solver != "fista")
         bad("solver must be lista, ista or fista, got '" + solver + "'");
     if (!std::isfinite(alpha) || alpha < 0) bad("alpha must be a finite number >= 0");
+    if (latent != "sc" && latent != "vq") bad("latent must be sc or vq, got '" + latent + "'");
+    if (!std::isfinite(beta) || beta < 0) bad("beta must be a finite number >= 0");
+    if (!(ema_decay >= 0 && ema_decay < 1)) bad("ema_decay must be in [0, 1) (0: no EMA)");
     // Each field within its range can still describe a network no machine holds (channels 4096 x ch_mult 64):
     // the parameter count is bounded too, so a config cannot make a tool allocate terabytes.
     double params = 0;
@@ -227,9 +250,14 @@ std::vector<TensorShape> tensor_shapes(const ModelConfig& cfg) {
     s.at();  // Swish
     s.conv(s.at(), block_in, cfg.n, 3);
 
-    s.add("lista.W_e", {cfg.K, cfg.n});
-    s.add("lista.S", {cfg.K, cfg.K});
-    s.add("lista.theta", {cfg.K});
+    // The latent module (an EMA codebook is a buffer: it is not trained by the optimiser).
+    if (!cfg.vq()) {
+        s.add("lista.W_e", {cfg.K, cfg.n});
+        s.add("lista.S", {cfg.K, cfg.K});
+        s.add("lista.theta", {cfg.K});
+    } else if (cfg.ema_decay == 0) {
+        s.add("vq.codebook", {cfg.K, cfg.n});
+    }
 
     s.prefix = "decoder.body.";
     s.index = 0;
@@ -250,7 +278,13 @@ std::vector<TensorShape> tensor_shapes(const ModelConfig& cfg) {
     s.norm(s.at(), block_in);
     s.at();  // Swish
     s.conv(s.at(), block_in, cfg.in_channels, 3);
-    s.out.push_back({"lista.D", {cfg.n, cfg.K}, true});
+    if (!cfg.vq()) {
+        s.out.push_back({"lista.D", {cfg.n, cfg.K}, true});
+    } else if (cfg.ema_decay > 0) {
+        s.out.push_back({"vq.codebook", {cfg.K, cfg.n}, true});
+        s.out.push_back({"vq.ema_count", {cfg.K}, true});
+        s.out.push_back({"vq.ema_sum", {cfg.K, cfg.n}, true});
+    }
     return s.out;
 }
 

@@ -33,6 +33,8 @@ public:
     // all-reduce (sum) per bucket, all buckets in flight together, then divided by world_size and copied back.
     // Parameters without a gradient are given a zero gradient first, so every rank sends the same layout.
     void average_gradients(const std::vector<torch::Tensor>& params);
+    // Replaces each tensor by its mean over the ranks, in place (statistics such as a VQ codebook's EMA counts).
+    void average(const std::vector<torch::Tensor>& tensors);
     // Copies rank 0's tensors to every rank (initial weights).
     void broadcast(const std::vector<torch::Tensor>& tensors);
     // Sums a few doubles over the ranks (losses, counters).

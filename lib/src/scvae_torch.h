@@ -42,6 +42,25 @@ struct LISTAImpl : torch::nn::Module {
 };
 TORCH_MODULE(LISTA);
 
+// The VQ-VAE latent of van den Oord et al. (2017), the paper's discrete baseline: a codebook of K entries of
+// size n; each latent vector is replaced by its nearest entry (squared distance, lowest index on ties). The
+// code of a vector is the one-hot vector of its entry, so that codebook^T z is the quantised latent, exactly
+// as D z is for sparse codes. Initialised U(-1/K, 1/K) (init_random_weights). With ema_decay > 0 the codebook
+// is a buffer moved by exponential moving averages of the assigned vectors (Appendix A.1 of the VQ-VAE paper,
+// with Laplace smoothing of the counts) instead of by the codebook loss.
+struct VQImpl : torch::nn::Module {
+    VQImpl(int n, int K, double ema_decay);
+    torch::Tensor assign(const torch::Tensor& x);  // x: B x n -> one-hot B x K (no gradient)
+    // EMA step from one batch's statistics: count (K, vectors per entry) and sum (K x n, their sum).
+    void ema_update(const torch::Tensor& count, const torch::Tensor& sum);
+    torch::Tensor codebook;             // K x n
+    torch::Tensor ema_count, ema_sum;   // EMA only
+    torch::Tensor batch_count, batch_sum;  // EMA only: the statistics of the last forward in training mode
+    int n, K;
+    double ema_decay;
+};
+TORCH_MODULE(VQ);
+
 // VQGAN-style encoder/decoder of Table 4 (ResnetBlock with GroupNorm+Swish, Downsample = stride-2 conv with
 // asymmetric pad, Upsample = nearest x2 + conv, AttnBlock = single-head non-local block).
 struct EncoderImpl : torch::nn::Module {
@@ -63,7 +82,10 @@ struct SCVAEOutput {
     torch::Tensor x_hat;   // B x 3 x H x W, reconstruction G(E~(x))
     torch::Tensor latent;  // B x n x h x w, E(x)
     torch::Tensor code;    // B x h x w x K, sparse codes Z
-    torch::Tensor latent_hat;  // B x n x h x w, D z
+    torch::Tensor latent_hat;  // B x n x h x w, D z (vq: E + sg[e - E], the straight-through estimator)
+    torch::Tensor quantised;   // vq only: B x n x h x w, the codebook entries e (gradient to the codebook)
+    double vq_beta = 0;        // vq only: the commitment weight
+    bool vq_ema = false;       // vq only: the codebook moves by EMA (no codebook loss)
 };
 
 struct SCVAEImpl : torch::nn::Module {
@@ -71,15 +93,19 @@ struct SCVAEImpl : torch::nn::Module {
     SCVAEOutput forward(const torch::Tensor& x);         // x in [-1,1]
     torch::Tensor encode_codes(const torch::Tensor& x);   // -> B x h x w x K
     torch::Tensor decode_codes(const torch::Tensor& z);   // B x h x w x K -> B x 3 x H x W in [-1,1]
+    torch::Tensor atoms();  // n x K: the dictionary D (sc) or the codebook's transpose (vq)
     ModelConfig cfg;
     Encoder encoder{nullptr};
-    LISTA lista{nullptr};
+    LISTA lista{nullptr};  // sc
+    VQ vq{nullptr};        // vq
     Decoder decoder{nullptr};
 };
 TORCH_MODULE(SCVAE);
 
 // Loss of Eq. (5): L_rec + (1/hw) L_latent, with L_rec = sum of squared errors per image and
 // L_latent = sum_ij ||E_ij - D z_ij||^2 + alpha ||z_ij||_1, both averaged over the batch.
+// For a VQ model L_latent = sum_ij ||sg[E_ij] - e_ij||^2 + beta ||E_ij - sg[e_ij]||^2 (the first term only
+// without EMA), l1 is then 1 per position (one non-zero of value 1) and latent_mse is ||E - e||^2 per entry.
 // Images are compared on the [0,1] scale (x in [-1,1] is mapped back) so numbers read as per-image SSE.
 struct SCVAELoss {
     torch::Tensor total, rec, latent, latent_mse, l1;

@@ -140,6 +140,15 @@ std::string fingerprint_of(const ModelConfig& cfg, const std::vector<NamedTensor
 void init_random_weights(SCVAE& net, uint64_t seed) {
     torch::NoGradGuard ng;
     std::mt19937_64 rng(seed);
+    auto uniform = [&rng](at::IntArrayRef sizes, double bound) {  // U(-bound, bound), float32
+        auto t = torch::empty(sizes, torch::kFloat32);
+        float* v = t.data_ptr<float>();
+        for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+            const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
+            v[i] = static_cast<float>((2.0 * u - 1.0) * bound);
+        }
+        return t;
+    };
     std::map<std::string, int64_t> fan_in;  // module prefix -> fan-in of its weight
     auto params = net->named_parameters(true);
     for (const auto& p : params) {
@@ -154,14 +163,16 @@ void init_random_weights(SCVAE& net, uint64_t seed) {
         if (dot == std::string::npos) continue;
         auto it = fan_in.find(name.substr(0, dot));
         if (it == fan_in.end()) continue;
-        const double bound = 1.0 / std::sqrt(static_cast<double>(it->second));
-        auto t = torch::empty(p.value().sizes(), torch::kFloat32);
-        float* v = t.data_ptr<float>();
-        for (int64_t i = 0, n = t.numel(); i < n; ++i) {
-            const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
-            v[i] = static_cast<float>((2.0 * u - 1.0) * bound);
+        p.value().copy_(uniform(p.value().sizes(), 1.0 / std::sqrt(static_cast<double>(it->second))));
+    }
+    if (net->cfg.vq()) {  // the codebook: U(-1/K, 1/K), as the published VQ-VAE implementations start it
+        auto& vq = net->vq;
+        auto t = uniform(vq->codebook.sizes(), 1.0 / static_cast<double>(vq->K));
+        vq->codebook.copy_(t);
+        if (vq->ema_decay > 0) {
+            vq->ema_sum.copy_(t);  // the EMA starts at the codebook, one vector per entry
+            vq->ema_count.fill_(1.0);
         }
-        p.value().copy_(t);
     }
 }
 
@@ -404,6 +415,15 @@ void Codec::save(const std::string& path, const nlohmann::json& meta) const { sa
 
 void Codec::save(const std::string& path, const nlohmann::json& meta, bool half) const {
     save_model_file(path, impl_->cfg, impl_->net, meta.is_null() ? impl_->meta : meta, half);
+}
+
+void Codec::set_solver(const std::string& solver, int steps) {
+    if (solver != "lista" && solver != "ista" && solver != "fista")
+        throw UsageError("--solver: expected lista, ista or fista, got '" + solver + "'");
+    if (impl_->cfg.vq()) throw Error("a VQ model has no sparse solver (--solver applies to SC models)");
+    auto& l = impl_->net->lista;
+    l->solver = solver;
+    l->steps = steps > 0 ? steps : impl_->cfg.steps;
 }
 
 std::vector<CodeRecord> Codec::encode(const std::vector<Image>& images, const std::vector<std::string>& names) {

@@ -92,6 +92,16 @@ void DistGroup::average_gradients(const std::vector<torch::Tensor>& params) {
     }
 }
 
+void DistGroup::average(const std::vector<torch::Tensor>& tensors) {
+    if (!active()) return;
+    torch::NoGradGuard ng;
+    for (const auto& t : tensors) {
+        std::vector<torch::Tensor> one{t.detach()};
+        impl_->pg->allreduce(one)->wait();
+        t.detach().div_(static_cast<double>(cfg_.world_size));
+    }
+}
+
 void DistGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
     if (!active()) return;
     torch::NoGradGuard ng;

@@ -234,6 +234,7 @@ nlohmann::json stats_json(const CodeStats& s) {
     j["atoms_used"] = s.atoms_used;
     j["dead_atoms"] = s.dead_atoms;
     j["atom_entropy_bits"] = s.atom_entropy_bits;
+    j["perplexity"] = std::exp2(s.atom_entropy_bits);
     j["atom_histogram"] = s.atom_histogram;
     j["bytes"] = s.bytes;
     j["pixels"] = s.pixels;
@@ -300,9 +301,10 @@ std::string render(const Report& r, const MetricsOptions& opt) {
             parts.push_back(buf);
             std::snprintf(buf, sizeof buf, "nnz/vector %.2f", r.code_stats->nnz_per_vector);
             parts.push_back(buf);
-            std::snprintf(buf, sizeof buf, "atoms %llu/%u (entropy %.2f bits, %llu dead)",
+            std::snprintf(buf, sizeof buf, "atoms %llu/%u (entropy %.2f bits, perplexity %.1f, %llu dead)",
                           static_cast<unsigned long long>(r.code_stats->atoms_used), r.code_stats->K,
-                          r.code_stats->atom_entropy_bits, static_cast<unsigned long long>(r.code_stats->dead_atoms));
+                          r.code_stats->atom_entropy_bits, std::exp2(r.code_stats->atom_entropy_bits),
+                          static_cast<unsigned long long>(r.code_stats->dead_atoms));
             parts.push_back(buf);
             std::snprintf(buf, sizeof buf, "bpp %.4f", r.code_stats->bpp);
             parts.push_back(buf);

@@ -30,6 +30,12 @@ int model_init_main(const ModelInitOptions& opt) {
     } else {
         cfg = ModelConfig::preset_config(opt.preset);
     }
+    if (!opt.latent.empty()) cfg.latent = opt.latent;
+    if (opt.vq_ema >= 0) {
+        if (!cfg.vq()) throw UsageError("init: --vq-ema applies to VQ models only (add --latent vq)");
+        cfg.ema_decay = static_cast<float>(opt.vq_ema);
+    }
+    cfg.validate();
     refuse_binary_to_terminal(opt.output, "a binary model file", "use -o FILE or a pipe");
     Codec codec = Codec::init(cfg, opt.seed);
     nlohmann::json meta = {{"created_by", "scvae-model init"}, {"init_seed", opt.seed}, {"trained", false}};
@@ -72,9 +78,15 @@ int model_info_main(const ModelInfoOptions& opt) {
                   << "d: " << c.d() << " (downsampling factor " << c.factor() << ")\n"
                   << "n: " << c.n << "\n"
                   << "K: " << c.K << "\n"
-                  << "steps: " << c.steps << "\n"
-                  << "solver: " << c.solver << "\n"
-                  << "alpha: " << c.alpha << "\n"
+                  << "latent: " << c.latent << "\n";
+        if (c.vq())
+            std::cout << "beta: " << c.beta << "\n"
+                      << "ema_decay: " << c.ema_decay << "\n";
+        else
+            std::cout << "steps: " << c.steps << "\n"
+                      << "solver: " << c.solver << "\n"
+                      << "alpha: " << c.alpha << "\n";
+        std::cout
                   << "channels: " << c.channels << "\n"
                   << "ch_mult: " << ints(c.ch_mult) << "\n"
                   << "num_res_blocks: " << c.num_res_blocks << "\n"

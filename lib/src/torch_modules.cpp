@@ -343,23 +343,65 @@ torch::Tensor DecoderImpl::forward(torch::Tensor z) { return body->forward(z); }
 // ---------------------------------------------------------------------------------------------------------
 // SC-VAE
 
+// ---------------------------------------------------------------------------------------------------------
+// VQ
+
+VQImpl::VQImpl(int n_, int K_, double ema_decay_) : n(n_), K(K_), ema_decay(ema_decay_) {
+    if (ema_decay > 0) {
+        codebook = register_buffer("codebook", torch::zeros({K, n}));
+        ema_count = register_buffer("ema_count", torch::zeros({K}));
+        ema_sum = register_buffer("ema_sum", torch::zeros({K, n}));
+    } else {
+        codebook = register_parameter("codebook", torch::zeros({K, n}));
+    }
+}
+
+torch::Tensor VQImpl::assign(const torch::Tensor& x) {
+    torch::NoGradGuard ng;
+    auto xd = x.detach();
+    auto cb = codebook.detach();
+    // ||x - e||^2 = ||x||^2 - 2 x.e + ||e||^2; ||x||^2 does not change the argmin
+    auto dist = torch::addmm(cb.pow(2).sum(1).unsqueeze(0), xd, cb.t(), 1.0, -2.0);
+    auto idx = dist.argmin(1);
+    return torch::zeros({x.size(0), K}, x.options().requires_grad(false)).scatter_(1, idx.unsqueeze(1), 1.0);
+}
+
+void VQImpl::ema_update(const torch::Tensor& count, const torch::Tensor& sum) {
+    torch::NoGradGuard ng;
+    const double g = ema_decay, eps = 1e-5;
+    ema_count.mul_(g).add_(count, 1 - g);
+    ema_sum.mul_(g).add_(sum, 1 - g);
+    // Laplace smoothing keeps an entry that no vector picks from dividing by zero
+    auto total = ema_count.sum();
+    auto smoothed = (ema_count + eps) / (total + K * eps) * total;
+    codebook.copy_(ema_sum / smoothed.unsqueeze(1));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SC-VAE
+
 SCVAEImpl::SCVAEImpl(const ModelConfig& c) : cfg(c) {
     cfg.validate();
     encoder = register_module("encoder", Encoder(cfg));
-    lista = register_module("lista", LISTA(cfg.n, cfg.K, cfg.steps, cfg.alpha, cfg.solver));
+    if (cfg.vq())
+        vq = register_module("vq", VQ(cfg.n, cfg.K, cfg.ema_decay));
+    else
+        lista = register_module("lista", LISTA(cfg.n, cfg.K, cfg.steps, cfg.alpha, cfg.solver));
     decoder = register_module("decoder", Decoder(cfg));
 }
+
+torch::Tensor SCVAEImpl::atoms() { return cfg.vq() ? vq->codebook.t() : lista->D; }
 
 torch::Tensor SCVAEImpl::encode_codes(const torch::Tensor& x) {
     auto latent = encoder(x);  // B x n x h x w
     auto B = latent.size(0), h = latent.size(2), w = latent.size(3);
     auto flat = latent.permute({0, 2, 3, 1}).reshape({B * h * w, cfg.n});
-    return lista(flat).reshape({B, h, w, cfg.K});
+    return (cfg.vq() ? vq->assign(flat) : lista(flat)).reshape({B, h, w, cfg.K});
 }
 
 torch::Tensor SCVAEImpl::decode_codes(const torch::Tensor& z) {
     auto B = z.size(0), h = z.size(1), w = z.size(2);
-    auto lat = z.reshape({B * h * w, cfg.K}).matmul(lista->D.t());  // (D z)^T per position
+    auto lat = z.reshape({B * h * w, cfg.K}).matmul(atoms().t());  // (D z)^T per position
     lat = lat.reshape({B, h, w, cfg.n}).permute({0, 3, 1, 2}).contiguous();
     return decoder(lat);
 }
@@ -369,9 +411,23 @@ SCVAEOutput SCVAEImpl::forward(const torch::Tensor& x) {
     out.latent = encoder(x);
     auto B = out.latent.size(0), h = out.latent.size(2), w = out.latent.size(3);
     auto flat = out.latent.permute({0, 2, 3, 1}).reshape({B * h * w, cfg.n});
-    auto z = lista(flat);
-    out.code = z.reshape({B, h, w, cfg.K});
-    out.latent_hat = z.matmul(lista->D.t()).reshape({B, h, w, cfg.n}).permute({0, 3, 1, 2}).contiguous();
+    if (cfg.vq()) {
+        auto z = vq->assign(flat);
+        out.code = z.reshape({B, h, w, cfg.K});
+        out.quantised = z.matmul(vq->codebook).reshape({B, h, w, cfg.n}).permute({0, 3, 1, 2}).contiguous();
+        out.latent_hat = out.latent + (out.quantised - out.latent).detach();  // straight-through
+        out.vq_beta = cfg.beta;
+        out.vq_ema = cfg.ema_decay > 0;
+        if (out.vq_ema && is_training()) {
+            torch::NoGradGuard ng;
+            vq->batch_count = z.sum(0);
+            vq->batch_sum = z.t().matmul(flat.detach());
+        }
+    } else {
+        auto z = lista(flat);
+        out.code = z.reshape({B, h, w, cfg.K});
+        out.latent_hat = z.matmul(lista->D.t()).reshape({B, h, w, cfg.n}).permute({0, 3, 1, 2}).contiguous();
+    }
     out.x_hat = decoder(out.latent_hat);
     return out;
 }
@@ -383,6 +439,15 @@ SCVAELoss scvae_loss(const SCVAEOutput& out, const torch::Tensor& x, double alph
     // [-1,1] -> [0,1]: the difference halves.
     auto diff = (out.x_hat - x) * 0.5;
     l.rec = diff.pow(2).sum() / B;
+    if (out.quantised.defined()) {  // vq
+        auto commit = (out.latent - out.quantised.detach()).pow(2).sum();
+        auto book = out.vq_ema ? torch::zeros({}, commit.options()) : (out.latent.detach() - out.quantised).pow(2).sum();
+        l.latent = (book + out.vq_beta * commit) / B;
+        l.latent_mse = commit.detach() / static_cast<double>(out.latent.numel());
+        l.l1 = out.code.abs().sum() / (B * hw);
+        l.total = l.rec + l.latent / hw;
+        return l;
+    }
     auto lat_sq = (out.latent - out.latent_hat).pow(2).sum();
     auto l1 = out.code.abs().sum();
     l.latent = (lat_sq + alpha * l1) / B;

@@ -146,7 +146,7 @@ std::set<std::string> given_options(const TrainOptions& g) {
     mark("half", g.half != d.half);
     mark("bucket-mb", g.bucket_mb != d.bucket_mb);
     for (auto it = g.config_overrides.begin(); it != g.config_overrides.end(); ++it)
-        s.insert(it.key() == "steps" ? "lista-steps" : it.key());
+        s.insert(it.key() == "steps" ? "lista-steps" : it.key() == "beta" ? "vq-beta" : it.key() == "ema_decay" ? "vq-ema" : it.key());
     return s;
 }
 
@@ -156,7 +156,7 @@ nlohmann::json apply_resume_options(const TrainOptions& given_opts, TrainOptions
     static const std::set<std::string> fixed = {
         "inputs", "files-from", "val", "val-fraction", "val-images", "size", "resize-short", "preset", "config",
         "d", "channels", "n", "K", "lista-steps", "solver", "init", "alpha", "init-alpha", "adam-eps", "batch",
-        "seed"};
+        "seed", "latent", "vq-beta", "vq-ema"};
     std::string refused;
     for (const auto& k : given.given)
         if (fixed.count(k)) refused += (refused.empty() ? "" : ", ") + std::string(k == "inputs" ? "" : k.size() == 1 ? "-" : "--") + (k == "inputs" ? "training images" : k);
@@ -225,6 +225,8 @@ ModelConfig build_config(const TrainOptions& o) {
         } catch (const Error& e) {
             throw UsageError(std::string("model flags: ") + e.what());
         }
+        if (!cfg.vq() && (o.config_overrides.contains("beta") || o.config_overrides.contains("ema_decay")))
+            throw UsageError("--vq-beta and --vq-ema apply to VQ models only (add --latent vq)");
     }
     // A fresh model's LISTA thresholds start at alpha/L (or --init-alpha/L); the saved model records the
     // alpha it is trained with (set after the initialisation).
@@ -653,11 +655,11 @@ int train_main(const TrainOptions& given) {
     init_lock.unlock();
     if (!o.init_model.empty()) cfg = codec.config();  // keep the model's architecture
     cfg.alpha = static_cast<float>(o.alpha);           // and record the alpha it is now trained with
-    codec.impl().net->lista->alpha = o.alpha;
     SCVAE net = codec.impl().net;
+    if (!cfg.vq()) net->lista->alpha = o.alpha;
     // Fine-tuning with --init-alpha restarts the learned thresholds at A/L (W_e and S are kept): the knob that
     // makes a trained model's codes denser or sparser. On resume the checkpoint's weights replace them below.
-    if (!o.init_model.empty() && o.init_alpha >= 0) {
+    if (!o.init_model.empty() && o.init_alpha >= 0 && !cfg.vq()) {
         torch::NoGradGuard ng;
         net->lista->theta.fill_(o.init_alpha / net->lista->L);
     }
@@ -685,6 +687,7 @@ int train_main(const TrainOptions& given) {
         load_checkpoint(o.run_dir, net, opt, st);
     } else {
         dist.broadcast(params);  // every rank starts from rank 0's weights
+        dist.broadcast(net->buffers());
     }
 
     JsonLog log(writer ? o.run_dir + "/log.jsonl" : "");
@@ -729,7 +732,8 @@ int train_main(const TrainOptions& given) {
         if (v)
             m["validation"] = {{"total", v->total}, {"psnr", v->psnr}, {"ssim", v->ssim}, {"hoyer", v->hoyer},
                                {"zeros", v->zeros}, {"nnz_per_vector", v->nnz}, {"atoms_used", v->atoms_used},
-                               {"atom_entropy_bits", v->atom_entropy}, {"images", val_set->size()},
+                               {"atom_entropy_bits", v->atom_entropy}, {"perplexity", std::exp2(v->atom_entropy)},
+                               {"images", val_set->size()},
                                {"crop", o.size}};
         return m;
     };
@@ -779,6 +783,10 @@ int train_main(const TrainOptions& given) {
         dist.average_gradients(params);
         if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
         opt.step();
+        if (cfg.vq() && cfg.ema_decay > 0) {  // the EMA codebook moves by the batch's mean statistics, on every rank
+            dist.average({net->vq->batch_count, net->vq->batch_sum});
+            net->vq->ema_update(net->vq->batch_count, net->vq->batch_sum);
+        }
         double total = loss.total.item<double>();
         if (!std::isfinite(total)) {
             checkpoint();
@@ -839,7 +847,8 @@ int train_main(const TrainOptions& given) {
                            {"rec", v.rec}, {"latent", v.latent}, {"psnr", v.psnr}, {"ssim", v.ssim},
                            {"hoyer", v.hoyer}, {"zeros", v.zeros}, {"nnz_per_vector", v.nnz},
                            {"atoms_used", v.atoms_used}, {"dead_atoms", cfg.K - int64_t(v.atoms_used)},
-                           {"atom_entropy_bits", v.atom_entropy}, {"alpha", o.alpha}, {"lr", o.lr},
+                           {"atom_entropy_bits", v.atom_entropy}, {"perplexity", std::exp2(v.atom_entropy)},
+                           {"latent_type", cfg.latent}, {"alpha", o.alpha}, {"lr", o.lr},
                            {"images", val_set->size()}, {"seconds", st.seconds}});
                 val_curve.push_back({double(st.step), v.total, v.psnr});
                 if (v.total < st.best_val) {

@@ -180,7 +180,7 @@ component() { # STREAM-JSON POS ATOM
     read -r w h < <(png_size out/interpolation.png)
     (( w >= 4 * 64 && w < 4 * 64 + 20 && h > 64 && h < 2 * 64 )) || fail "interpolation sheet is ${w}x${h}"
     run -0 cat out/table1.txt
-    assert_output --regexp '^n=2  PSNR [0-9.]+  SSIM [0-9.-]+  MS-SSIM [0-9.]+  MSE [0-9.]+  sparsity [0-9.]+%  nnz/vector [0-9.]+  atoms [0-9]+/[0-9]+ \(entropy [0-9.]+ bits, [0-9]+ dead\)  bpp [0-9.]+$'
+    assert_output --regexp '^n=2  PSNR [0-9.]+  SSIM [0-9.-]+  MS-SSIM [0-9.]+  MSE [0-9.]+  sparsity [0-9.]+%  nnz/vector [0-9.]+  atoms [0-9]+/[0-9]+ \(entropy [0-9.]+ bits, perplexity [0-9.]+, [0-9]+ dead\)  bpp [0-9.]+$'
     run -0 jq -r '.images | length' out/metrics.json
     assert_output 2
     run -2 make -C "$SCVAE_SOURCE_DIR/examples" MODEL="$TINY" PHOTOS="$PWD/photos" OUT="$PWD/out" check CHECK='psnr>=99'  # make exits 2 when a recipe fails

@@ -147,7 +147,7 @@ near() {
     run -0 bash -c "scvae-metrics --codes - < '$M/two.jsonl' | jq -r '.codes | [.atoms_used, .bytes] | @tsv'"
     assert_output "$(printf '5\t%d' "$(stat -c %s "$M/two.jsonl")")"
     run -0 scvae-metrics --summary --codes "$M/two.scv"
-    assert_output "records=2  sparsity 96.6%  nnz/vector 1.00  atoms 5/6 (entropy 2.00 bits, 1 dead)  bpp 65.0000"
+    assert_output "records=2  sparsity 96.6%  nnz/vector 1.00  atoms 5/6 (entropy 2.00 bits, perplexity 4.0, 1 dead)  bpp 65.0000"
     run -0 bash -c "scvae-metrics --codes '$M/two.scv' | jq -c '.codes | [.atoms_used, .dead_atoms, .atom_entropy_bits]'"
     assert_output "[5,1,2]"
     run -0 scvae-metrics --tsv --codes "$M/two.scv"

@@ -190,3 +190,33 @@ print("ok")
 PY
     assert_output "ok"
 }
+
+@test "scvae-model export: a VQ model's TorchScript module picks the codebook entries scvae-encode picks" {
+    if ! "$PY" -c 'import torch' 2>/dev/null; then
+        skip "$PY cannot import torch (install Debian's python3-torch to run this test)"
+    fi
+    scvae-model init --preset tiny --latent vq --vq-ema 0.99 --seed 4 -o vq.scvm
+    SCVAE_PYTHON=$PY scvae-model export vq.scvm -o vq.pt
+    pngtopnm "$IMAGES/photo64.png" > p.ppm
+    scvae-encode -t 1 -m vq.scvm -o p.scv p.ppm
+    run -0 "$PY" - <<'PY'
+import numpy as np, torch, scvae_codes as sc
+torch.set_num_threads(1)
+parts = open("p.ppm", "rb").read().split(None, 4)
+w, h = int(parts[1]), int(parts[2])
+x = torch.from_numpy(np.frombuffer(parts[4][:w * h * 3], np.uint8).reshape(h, w, 3).astype(np.float32) / 255).permute(2, 0, 1)[None]
+m = torch.jit.load("vq.pt")
+ref = torch.from_numpy(next(sc.read_codes("p.scv", dense=True))["codes"])[None]
+with torch.no_grad():
+    z = m.encode(x)
+    y = m.decode(z)
+assert z.shape == ref.shape == (1, 16, 16, 32), (z.shape, ref.shape)
+assert bool(((z == 0) | (z == 1)).all()) and bool((z.sum(-1) == 1).all())
+# the same entry at (nearly) every position: a near tie may go either way between two summation orders
+agree = (z.argmax(-1) == ref.argmax(-1)).float().mean().item()
+assert agree >= 0.95, agree
+assert y.shape == (1, 3, 64, 64)
+print("ok")
+PY
+    assert_output "ok"
+}

@@ -21,6 +21,8 @@ struct EncodeOptions {
     bool keep_going = false;
     Shard shard;
     bool quiet = false;
+    std::string solver;               // "" = the model's LISTA; "ista"/"fista": Codec::set_solver
+    int solver_steps = 0;             // iterations of --solver (0: the model's s)
 };
 
 // Returns the exit code (0, or 1 when --keep-going skipped bad files).

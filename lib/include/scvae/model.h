@@ -31,6 +31,15 @@ struct ModelConfig {
     int steps = 16;                  // s: LISTA unrolled steps (also ISTA/FISTA iterations)
     std::string solver = "lista";    // lista | ista | fista
     float alpha = 1.0f;              // sparsity weight of Eq. (1)/(4); thresholds start at alpha/L
+    // The latent: "sc" (sparse codes over the DCT dictionary by LISTA, the paper's method) or "vq" (the
+    // VQ-VAE baseline of van den Oord et al. 2017: a learned codebook of K entries of size n, nearest-entry
+    // assignment, straight-through gradient). A VQ code is a sparse code with one non-zero of value 1, so
+    // both kinds travel in the same code streams. steps/solver/alpha do not apply to "vq".
+    std::string latent = "sc";
+    float beta = 0.25f;              // vq: weight of the commitment loss ||E - sg[e]||^2
+    float ema_decay = 0.0f;          // vq: 0 = codebook learned by the codebook loss; in (0,1): EMA updates
+
+    bool vq() const { return latent == "vq"; }
 
     int d() const { return static_cast<int>(ch_mult.size()) - 1; }
     int factor() const { return 1 << d(); }
@@ -99,6 +108,12 @@ public:
     // n/K/d do not fit this model; the fingerprint is the caller's check (see --force).
     Image decode(const CodeRecord& rec);
     std::vector<Image> decode(const std::vector<CodeRecord>& recs);
+
+    // Inference with a classic solver of Eq. (1) instead of the trained LISTA network: "ista" or "fista" for
+    // `steps` iterations over the fixed dictionary D with the model's alpha ("lista" and steps <= 0 restore the
+    // model's own). The codes stay codes over D, so every model that decodes them decodes them alike. Throws
+    // Error for a VQ model (no sparse solver) and UsageError for an unknown solver name.
+    void set_solver(const std::string& solver, int steps);
 
     // Saves the model file (weights, config, fingerprint, meta) atomically.
     void save(const std::string& path, const nlohmann::json& meta = {}) const;

@@ -9,6 +9,8 @@ namespace scvae {
 struct ModelInitOptions {
     std::string preset;       // one of ModelConfig::preset_names(), or
     std::string config_file;  // a JSON file with a ModelConfig object ("-" = stdin)
+    std::string latent;       // "" (as the preset/config says), "sc" or "vq"
+    double vq_ema = -1;       // vq: EMA decay of the codebook (< 0: as the preset/config says)
     uint64_t seed = 1;
     std::string output;       // model file to write ("-" = stdout)
     bool half = false;        // store the weights as 16-bit floats
