@@ -26,6 +26,8 @@ T1 ?= $(OUT)/table1
 T2 ?= $(OUT)/table2
 T3 ?= $(OUT)/table3
 TABLE1_RUNS ?= sc vq vq-ema
+TABLE_PRESET ?= cpu-f8
+TABLE_SIZE ?= 96
 TABLE3_STEPS ?= 1 2 4 8 16
 TABLE3_ITERS ?= 500
 SCVAE_TRAIN = $(call tool,train)
@@ -35,7 +37,7 @@ EVAL_MODEL = SCVAE_BIN=$(TABLE_BIN) $(abspath $(EXAMPLES_DIR)/../scripts/eval-mo
 
 # Identical for every run: network, data, crops, batch, optimiser, steps, seed. Only the latent differs.
 # 96-px crops, batch 4 over two local processes (both cores), lr 3e-4 with gradient clipping.
-TABLE_COMMON = --preset cpu-f8 --resize-short 256 --val $(TABLE_CORPUS)/val --size 96 -b 4 --procs 2 --lr 3e-4 \
+TABLE_COMMON = --preset $(TABLE_PRESET) --resize-short 256 --val $(TABLE_CORPUS)/val --size $(TABLE_SIZE) -b 4 --procs 2 --lr 3e-4 \
                --grad-clip 1.0 --steps $(TABLE_STEPS) --val-every 250 --checkpoint-every 100 --log-every 20 \
                --seed $(TABLE_SEED) -q
 # SC: alpha 0.2 with the thresholds starting at alpha/L (the rate-distortion study's best setting).
@@ -116,10 +118,10 @@ $(T3)/table3.json: $(foreach r,$(T3_RUNS),$(T3)/$(r)/eval.json)
 	d=$(T3); for r in $(T3_RUNS); do $(TABLE_ROW); done \
 	  | jq -s --arg scale '$(SCALE)' '{table: "Table 3 at this machine scale: LISTA steps s (cpu-f8, validation photos at 256x256)", scale: ($$scale | tonumber), runs: .}' > $@.tmp
 	mv $@.tmp $@
+TABLE3_MD = jq -r '"| run | s | PSNR | SSIM | Hoyer | non-zeros / vector | atoms used | hours |", "|---|---|---|---|---|---|---|---|", \
+    (.runs[] | "| \(.run)\(if .solver then " (" + .solver + ")" else "" end) | \(.lista_steps) | \(.psnr*100|round/100) | \(.ssim*1000|round/1000) | \(.hoyer*1000|round/1000) | \(.nnz_per_vector*10|round/10) | \(.atoms_used) | \(.hours*100|round/100) |")'
 $(T3)/table3.md: $(T3)/table3.json
-	jq -r '"| run | s | PSNR | SSIM | Hoyer | non-zeros / vector | atoms used | hours |", "|---|---|---|---|---|---|---|---|", \
-	  (.runs[] | "| \(.run)\(if .solver then " (" + .solver + ")" else "" end) | \(.lista_steps) | \(.psnr*100|round/100) | \(.ssim*1000|round/1000) | \(.hoyer*1000|round/1000) | \(.nnz_per_vector*10|round/10) | \(.atoms_used) | \(.hours*100|round/100) |")' $< > $@.tmp
-	mv $@.tmp $@
+	$(TABLE3_MD) $< > $@.tmp && mv $@.tmp $@
 	@cat $@
 # PSNR and Hoyer sparsity against s (the trained runs), on one chart (segment_set plot draws values in 0..1:
 # PSNR is shown as PSNR/40)
@@ -148,7 +150,8 @@ $(T2)/table2.md: $(foreach r,$(TABLE1_RUNS),$(T2)/$(r)/segment-table.txt)
 table2: $(T2)/table2.md
 
 .PHONY: table1 table2 table3
-.PRECIOUS: $(T1)/%/done $(T1)/%/eval.json $(T3)/%/done $(T3)/%/eval.json $(T3)/%-inference/eval.json
+# the runs and their evaluations are results, not intermediate files (.PRECIOUS names the rules' target patterns)
+.PRECIOUS: $(T1)/%/done $(T1)/%/eval.json $(T3)/s%/done $(T3)/s%/eval.json $(T3)/%-inference/eval.json
 HELP += '  table1         Table 1 here: SC-VAE vs VQ-VAE in the same network, trained (SCALE=1: ~2 h)' \
         '  table2         Table 2 reading: segmentation with the SC and VQ codes of table1 and pixel colours' \
         '  table3         Table 3 here: LISTA steps s in {1,2,4,8,16} and ISTA/FISTA at inference (SCALE=1: ~3 h)'

@@ -10,8 +10,8 @@ model=${1:?usage: scripts/eval-model.sh MODEL [VAL_DIR] [OUT_DIR]}
 val=${2:-corpus/val}
 out=${3:-runs/eval}
 bin=${SCVAE_BIN:-${SCVAE_BUILD_DIR:-build}/bin}
-tool=corpus/.work/corpus-tool
-[[ -x $tool ]] || { mkdir -p corpus/.work; g++ -O2 -o "$tool" scripts/corpus-tool.cpp -ljpeg -lpng -ldl; }
+tool=${SCVAE_CORPUS_TOOL:-corpus/.work/corpus-tool}  # built here on first use
+[[ -x $tool ]] || { mkdir -p "$(dirname "$tool")"; g++ -O2 -o "$tool" scripts/corpus-tool.cpp -ljpeg -lpng -ldl; }
 mkdir -p "$out/val256" "$out/recon"
 for f in "$val"/*; do
   stem=$(basename "${f%.*}")
