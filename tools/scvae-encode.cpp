@@ -32,7 +32,11 @@ static scvae::EncodeOptions parse(int argc, char** argv) {
     if (r.count("files-from")) opt.files_from = r["files-from"].as<std::string>();
     if (r.count("threads")) opt.threads = scvae::parse_int_option("--threads", r["threads"].as<std::string>(), 1, 4096);
     if (r.count("shard")) opt.shard = scvae::parse_shard(r["shard"].as<std::string>());
-    if (r.count("solver")) opt.solver = r["solver"].as<std::string>();
+    if (r.count("solver")) {
+        opt.solver = r["solver"].as<std::string>();
+        if (opt.solver != "lista" && opt.solver != "ista" && opt.solver != "fista")
+            throw scvae::UsageError("--solver: expected lista, ista or fista, got '" + opt.solver + "'");
+    }
     if (r.count("solver-steps")) opt.solver_steps = scvae::parse_int_option("--solver-steps", r["solver-steps"].as<std::string>(), 1, 1000000);
     opt.output = r["output"].as<std::string>();
     opt.batch = scvae::parse_int_option("--batch", r["batch"].as<std::string>(), 1, 4096);

@@ -419,7 +419,7 @@ void Codec::save(const std::string& path, const nlohmann::json& meta, bool half)
 
 void Codec::set_solver(const std::string& solver, int steps) {
     if (solver != "lista" && solver != "ista" && solver != "fista")
-        throw UsageError("--solver: expected lista, ista or fista, got '" + solver + "'");
+        throw Error("unknown solver '" + solver + "' (lista, ista or fista)");
     if (impl_->cfg.vq()) throw Error("a VQ model has no sparse solver (--solver applies to SC models)");
     auto& l = impl_->net->lista;
     l->solver = solver;

@@ -112,7 +112,7 @@ public:
     // Inference with a classic solver of Eq. (1) instead of the trained LISTA network: "ista" or "fista" for
     // `steps` iterations over the fixed dictionary D with the model's alpha ("lista" and steps <= 0 restore the
     // model's own). The codes stay codes over D, so every model that decodes them decodes them alike. Throws
-    // Error for a VQ model (no sparse solver) and UsageError for an unknown solver name.
+    // Error for a VQ model (no sparse solver) or an unknown solver name.
     void set_solver(const std::string& solver, int steps);
 
     // Saves the model file (weights, config, fingerprint, meta) atomically.
