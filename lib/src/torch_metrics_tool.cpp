@@ -57,14 +57,9 @@ std::string stem(const std::string& p) {
     return n;
 }
 
-bool has_image_extension(const std::string& name) {
-    const size_t dot = name.find_last_of('.');
-    if (dot == std::string::npos) return false;
-    const std::string ext = lower(name.substr(dot + 1));
-    return ext == "png" || ext == "jpg" || ext == "jpeg";
-}
+bool has_image_extension(const std::string& name) { return image_format_from_name(name) != ImageFormat::Unknown; }
 
-// PNG and JPEG files of a folder (not recursive), sorted by name.
+// PNG, JPEG and netpbm files of a folder (not recursive), sorted by name.
 std::vector<std::string> list_images(const std::string& dir) {
     DIR* d = ::opendir(dir.c_str());
     if (!d) throw Error(dir + ": " + std::strerror(errno));
@@ -76,7 +71,7 @@ std::vector<std::string> list_images(const std::string& dir) {
     }
     ::closedir(d);
     std::sort(names.begin(), names.end());
-    if (names.empty()) throw Error(dir + ": no PNG or JPEG images in this folder");
+    if (names.empty()) throw Error(dir + ": no PNG, JPEG or netpbm images in this folder");
     std::string base = dir;
     while (base.size() > 1 && base.back() == '/') base.pop_back();
     std::vector<std::string> out;
