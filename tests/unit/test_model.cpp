@@ -599,6 +599,12 @@ TEST(ModelFile, ExpectedTensorsMatchTheNetwork) {
     odd.mid_attention = false;
     odd.ch_mult = {1, 3, 2};
     cfgs.push_back(odd);
+    for (float ema : {0.0f, 0.99f}) {  // the VQ latent: a codebook parameter, or buffers with EMA
+        auto vq = ModelConfig::preset_config("tiny");
+        vq.latent = "vq";
+        vq.ema_decay = ema;
+        cfgs.push_back(vq);
+    }
     for (const auto& cfg : cfgs) {
         if (cfg.channels > 64) continue;  // building the paper presets takes too long for a unit test
         SCVAE net(cfg);

@@ -82,6 +82,28 @@ double gradient_difference(const std::vector<torch::Tensor>& a, const std::vecto
     return worst;
 }
 
+// Runs `o` as rank 0 and rank 1 of a two-process group (threads of this process), each writing its final
+// weights to `rank_model` ({rank} replaced); true when both ranks returned 0.
+bool train_two_ranks(const TrainOptions& o, int port_base, const std::string& rank_model) {
+    std::vector<int> rc(2, -1);
+    std::vector<std::thread> ranks;
+    for (int r = 0; r < 2; ++r)
+        ranks.emplace_back([&, r] {
+            TrainOptions mine = o;
+            mine.world_size = 2;
+            mine.rank = r;
+            mine.master_port = port_base + int(getpid() % 2000);
+            mine.rank_model = rank_model;
+            try {
+                rc[r] = train_main(mine);
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << "rank " << r << ": " << e.what();
+            }
+        });
+    for (auto& t : ranks) t.join();
+    return rc[0] == 0 && rc[1] == 0;
+}
+
 }  // namespace
 
 TEST(Dataset, HashSplitIsDeterministicAndIgnoresFolders) {
@@ -153,25 +175,9 @@ TEST(Train, TwoRanksEqualOneProcessWithTheCombinedBatch) {
     // Adam's first steps move each weight by about lr*sign(gradient): where a gradient is ~0, rounding
     // differences between the two summation orders would flip whole lr-sized steps. A large epsilon keeps
     // the update proportional to the gradient, so the comparison measures the data-parallel arithmetic.
-    std::vector<int> rc(2, -1);
-    std::vector<std::thread> ranks;
-    for (int r = 0; r < 2; ++r)
-        ranks.emplace_back([&, r] {
-            TrainOptions o = tiny_options(d + "/r0");
-            o.world_size = 2;
-            o.rank = r;
-            o.master_port = 29000 + int(getpid() % 2000);
-            o.rank_model = d + "/rank{rank}.scvm";
-            o.adam_eps = 1;
-            try {
-                rc[r] = train_main(o);
-            } catch (const std::exception& e) {
-                ADD_FAILURE() << "rank " << r << ": " << e.what();
-            }
-        });
-    for (auto& t : ranks) t.join();
-    ASSERT_EQ(rc[0], 0);
-    ASSERT_EQ(rc[1], 0);
+    TrainOptions both = tiny_options(d + "/r0");
+    both.adam_eps = 1;
+    ASSERT_TRUE(train_two_ranks(both, 29000, d + "/rank{rank}.scvm"));
     auto w0 = weights(d + "/rank0.scvm"), w1 = weights(d + "/rank1.scvm"), ws = weights(d + "/single.scvm");
     EXPECT_EQ(max_relative_difference(w0, w1), 0.0) << "the replicas diverged";
     auto init = Codec::init(ModelConfig::preset_config("tiny"), 3);
@@ -282,4 +288,22 @@ TEST(Train, AlphaSetsTheInitialThresholdsAndIsRecorded) {
     auto apart = one_step("alpha-init", 0.25, 1.0, "");
     EXPECT_FLOAT_EQ(apart->cfg.alpha, 0.25f);
     expect_theta(*apart, 1.0 / apart->net->lista->L);
+}
+
+// The VQ latent's EMA codebook is a buffer moved outside the optimiser: the ranks average their batch
+// statistics, so the replicas (weights and codebooks) stay equal.
+TEST(Train, TwoRanksKeepTheVQEmaCodebooksEqual) {
+    const std::string d = images_dir();
+    fs::remove_all(d + "/vq");
+    TrainOptions o = tiny_options(d + "/vq");
+    o.config_overrides = {{"latent", "vq"}, {"ema_decay", 0.9}};
+    o.steps = 3;
+    o.seed = 4;
+    ASSERT_TRUE(train_two_ranks(o, 27000, d + "/vq-rank{rank}.scvm"));
+    auto a = load_model_file(d + "/vq-rank0.scvm", torch::kCPU), b = load_model_file(d + "/vq-rank1.scvm", torch::kCPU);
+    EXPECT_EQ(a->fingerprint, b->fingerprint) << "the replicas (weights or EMA codebooks) diverged";
+    ASSERT_TRUE(a->cfg.vq());
+    // the EMA moved the codebook away from its initial U(-1/K, 1/K) values
+    auto init = Codec::init(a->cfg, 4);
+    EXPECT_GT((a->net->vq->codebook - init.impl().net->vq->codebook).abs().max().item<double>(), 1e-3);
 }
