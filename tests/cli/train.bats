@@ -12,6 +12,15 @@ setup() {
     FAST=(--preset tiny --size 16 -b 2 -t 1 --data-threads 1 --seed 5)
 }
 
+teardown() {
+    # a background training a failed test left running (with its ranks)
+    if [[ -n ${pid:-} ]]; then
+        for c in $(children "$pid"); do kill -9 "$c" 2> /dev/null; done
+        kill -9 "$pid" 2> /dev/null
+    fi
+    return 0
+}
+
 # children PID: the processes whose parent is PID (from /proc, no procps needed)
 children() {
     local f pid comm state ppid
@@ -144,7 +153,7 @@ fingerprint() {
 @test "SIGTERM and SIGINT write a checkpoint and exit; the run resumes" {
     for sig in TERM INT; do
         d=$BATS_TEST_TMPDIR/run-$sig
-        scvae-train "${FAST[@]}" --steps 100000 --log-every 1 -o "$d" "$IMGS" 2> "$d.err" &
+        scvae-train "${FAST[@]}" --steps 100000 --log-every 1 -o "$d" "$IMGS" 2> "$d.err" 3>&- &
         pid=$!
         wait_for_training "$d"
         kill -$sig $pid
@@ -248,7 +257,7 @@ scvae-train: training set: no readable images"
 @test "--procs 2: SIGTERM stops both ranks at one step with a checkpoint; a rank killed stops the run" {
     d=$BATS_TEST_TMPDIR/sig
     scvae-train --preset tiny --size 16 --data-threads 1 --seed 5 -b 2 --procs 2 --steps 100000 --log-every 1 \
-        -o "$d" "$IMGS" 2> "$d.err" &
+        -o "$d" "$IMGS" 2> "$d.err" 3>&- &
     pid=$!
     wait_for_training "$d"
     kill -TERM $pid
@@ -264,7 +273,7 @@ scvae-train: training set: no readable images"
     # rank 1 dies: the launcher stops rank 0 and exits with rank 1's status, not after the rendezvous timeout
     d2=$BATS_TEST_TMPDIR/dead
     scvae-train --preset tiny --size 16 --data-threads 1 --seed 5 -b 2 --procs 2 --steps 100000 --log-every 1 \
-        -o "$d2" "$IMGS" 2> "$d2.err" &
+        -o "$d2" "$IMGS" 2> "$d2.err" 3>&- &
     pid=$!
     wait_for_training "$d2"
     ranks=($(children $pid))
