@@ -2,7 +2,6 @@
 #include "scvae/cluster.h"
 
 #include <omp.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,6 +19,7 @@
 #include <faiss/utils/random.h>
 #include <nlohmann/json.hpp>
 
+#include "bytes.h"
 #include "scvae/cli.h"
 #include "scvae/error.h"
 #include "scvae/image.h"
@@ -439,22 +439,6 @@ namespace {
 constexpr char kMagic[4] = {'S', 'C', 'V', 'K'};
 constexpr uint16_t kCentroidsMajor = 1, kCentroidsMinor = 0;
 
-template <class T>
-void put(std::vector<uint8_t>& b, T v) {
-    uint8_t tmp[sizeof(T)];
-    std::memcpy(tmp, &v, sizeof(T));  // little-endian hosts only (x86-64, aarch64)
-    b.insert(b.end(), tmp, tmp + sizeof(T));
-}
-
-template <class T>
-T get(const std::vector<uint8_t>& b, size_t& pos, const std::string& name) {
-    if (pos + sizeof(T) > b.size()) throw error_at(name, "truncated centroid file");
-    T v;
-    std::memcpy(&v, b.data() + pos, sizeof(T));
-    pos += sizeof(T);
-    return v;
-}
-
 }  // namespace
 
 void save_centroids(const std::string& path, const Centroids& c) {
@@ -475,38 +459,37 @@ void save_centroids(const std::string& path, const Centroids& c) {
     std::string hs = h.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::vector<uint8_t> b;
     b.reserve(16 + hs.size() + c.data.size() * 4);
-    b.insert(b.end(), kMagic, kMagic + 4);
-    put<uint16_t>(b, kCentroidsMajor);
-    put<uint16_t>(b, kCentroidsMinor);
-    put<uint32_t>(b, static_cast<uint32_t>(hs.size()));
-    b.insert(b.end(), hs.begin(), hs.end());
-    const auto* p = reinterpret_cast<const uint8_t*>(c.data.data());
-    b.insert(b.end(), p, p + c.data.size() * sizeof(float));
-    uint32_t crc = static_cast<uint32_t>(crc32_z(0L, b.data(), b.size()));
-    put<uint32_t>(b, crc);
+    bytes::Writer w(b);
+    w.raw(kMagic, 4);
+    w.u16(kCentroidsMajor);
+    w.u16(kCentroidsMinor);
+    w.u32(static_cast<uint32_t>(hs.size()));
+    w.raw(hs.data(), hs.size());
+    w.array(c.data);
+    w.crc_of_all();
     write_file_atomic(path, b.data(), b.size());
 }
 
 Centroids load_centroids(const std::string& path) { return parse_centroids(read_file(path), display_name(path)); }
 
 Centroids parse_centroids(const std::vector<uint8_t>& b, const std::string& name) {
-    if (b.size() < 4 || std::memcmp(b.data(), kMagic, 4) != 0)
-        throw error_at(name, "not a scvae centroid file (missing SCVK tag)");
-    size_t pos = 4;
-    uint16_t major = get<uint16_t>(b, pos, name);
-    get<uint16_t>(b, pos, name);
+    bytes::Reader in(b.data(), b.size(), name, "centroid file");
+    if (b.size() < 4) throw error_at(name, "not a scvae centroid file (missing SCVK tag)");
+    in.magic(kMagic, 4, "not a scvae centroid file (missing SCVK tag)");
+    const uint16_t major = in.u16();
+    in.u16();  // minor: any
     if (major != kCentroidsMajor)
         throw error_at(name, "unsupported centroid file version " + std::to_string(major) + " (this program reads " +
                                  std::to_string(kCentroidsMajor) + ".x)");
-    uint32_t hlen = get<uint32_t>(b, pos, name);
-    if (pos + hlen + 4 > b.size()) throw error_at(name, "truncated centroid file");
+    const uint32_t hlen = in.u32();
+    in.need(uint64_t(hlen) + 4);
+    const auto* hp = reinterpret_cast<const char*>(in.raw(hlen));
     nlohmann::json h;
     try {
-        h = nlohmann::json::parse(b.begin() + static_cast<long>(pos), b.begin() + static_cast<long>(pos + hlen));
+        h = nlohmann::json::parse(hp, hp + hlen);
     } catch (const std::exception& e) {
         throw error_at(name, std::string("corrupt centroid header: ") + e.what());
     }
-    pos += hlen;
     Centroids c;
     try {
         if (h.at("format").get<std::string>() != "scvae-centroids") throw Error("format is not scvae-centroids");
@@ -527,20 +510,18 @@ Centroids parse_centroids(const std::vector<uint8_t>& b, const std::string& name
     }
     if (c.k == 0 || c.dim == 0 || c.k > (1u << 24) || c.dim > (1u << 20))
         throw error_at(name, "bad centroid header: k or dim out of range");
-    size_t bytes = c.k * c.dim * sizeof(float);
-    if (b.size() != pos + bytes + 4)
+    const size_t nbytes = c.k * c.dim * sizeof(float);
+    if (in.remaining() != nbytes + 4)
         throw error_at(name, "centroid file size does not match k x dim (truncated or trailing data)");
-    uint32_t want = static_cast<uint32_t>(crc32_z(0L, b.data(), pos + bytes));
-    size_t cpos = pos + bytes;
-    uint32_t got = get<uint32_t>(b, cpos, name);
+    const uint8_t* data = in.raw(nbytes);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-    if (want != got) throw error_at(name, "checksum mismatch (corrupt centroid file)");
-#else
-    (void)want;
-    (void)got;
+    if (!in.crc_matches()) throw error_at(name, "checksum mismatch (corrupt centroid file)");
 #endif
     c.data.resize(c.k * c.dim);
-    std::memcpy(c.data.data(), b.data() + pos, bytes);
+    for (size_t i = 0; i < c.data.size(); ++i) {
+        const uint32_t u = bytes::le32(data + 4 * i);
+        std::memcpy(&c.data[i], &u, 4);
+    }
     // A centroid beyond kMaxCentroidValue makes distances overflow to inf (then no nearest centroid is found).
     for (size_t i = 0; i < c.data.size(); ++i)
         if (!std::isfinite(c.data[i]) || std::fabs(c.data[i]) > kMaxCentroidValue)

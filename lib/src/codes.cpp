@@ -11,8 +11,6 @@
 //   16+L row_ptr u32[P+1], indices u16[nnz], values f32|f16[nnz], u32 CRC-32 of every byte before it.
 #include "scvae/codes.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -28,6 +26,7 @@
 #include <immintrin.h>
 #endif
 
+#include "bytes.h"
 #include "scvae/error.h"
 
 namespace scvae {
@@ -49,44 +48,44 @@ constexpr uint64_t kMaxImagePixels = 100'000'000;  // the image loaders' default
 constexpr float kMaxValue = kMaxCodeValue;
 constexpr size_t kMaxJsonLine = size_t(1) << 30;
 
-constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+constexpr bool kLittleEndian = bytes::kLittleEndianHost;
 
-void put_u16(std::vector<uint8_t>& b, uint16_t v) {
-    b.push_back(uint8_t(v));
-    b.push_back(uint8_t(v >> 8));
-}
-void put_u32(std::vector<uint8_t>& b, uint32_t v) {
-    for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
-}
-uint16_t get_u16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
-uint32_t get_u32(const uint8_t* p) {
-    return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
-}
+using bytes::le16;
+using bytes::le32;
+using bytes::read_array;
 
-template <class T>
-void byteswap_array(T* data, size_t count) {
-    for (size_t i = 0; i < count; ++i) {
-        auto* b = reinterpret_cast<uint8_t*>(data + i);
-        std::reverse(b, b + sizeof(T));
+// The SCVC header after the 8-byte fingerprint, in file order, u32 each; the JSON twin's field names are the
+// same. Then come nnz and the source name's length (u32 each) and the name's bytes. Reader and writer both
+// walk this table.
+struct HeaderField {
+    const char* name;
+    uint32_t CodeRecord::*member;
+};
+constexpr HeaderField kHeaderFields[] = {
+    {"n", &CodeRecord::n},
+    {"K", &CodeRecord::K},
+    {"d", &CodeRecord::d},
+    {"image.width", &CodeRecord::image_width},
+    {"image.height", &CodeRecord::image_height},
+    {"image.channels", &CodeRecord::image_channels},
+    {"pad.right", &CodeRecord::pad_right},
+    {"pad.bottom", &CodeRecord::pad_bottom},
+    {"grid.h", &CodeRecord::grid_h},
+    {"grid.w", &CodeRecord::grid_w},
+};
+constexpr size_t kHeaderFieldCount = sizeof(kHeaderFields) / sizeof(kHeaderFields[0]);
+static_assert(kFixedHeaderSize == 8 + 4 * (kHeaderFieldCount + 2), "fingerprint, the fields, nnz, name length");
+
+// The fixed header's fields read from `h` (the bytes after the preamble) into `rec`; returns nnz and the
+// source name's length.
+void read_header_fields(const uint8_t* h, CodeRecord& rec, uint32_t& nnz, uint32_t& name_len) {
+    const uint8_t* p = h + 8;
+    for (const HeaderField& f : kHeaderFields) {
+        rec.*f.member = le32(p);
+        p += 4;
     }
-}
-
-// CRC-32 (zlib, ISO-HDLC) continued over `size` bytes; crc32_z takes a size_t length.
-uint32_t crc_update(uint32_t crc, const void* data, size_t size) {
-    if (size == 0) return crc;
-    return uint32_t(crc32_z(crc, static_cast<const Bytef*>(data), size));
-}
-
-// CRC of an array as it is stored (little-endian), whatever the host order.
-template <class T>
-uint32_t crc_array(uint32_t crc, const std::vector<T>& v) {
-    if constexpr (kLittleEndian) {
-        return crc_update(crc, v.data(), v.size() * sizeof(T));
-    } else {
-        std::vector<T> tmp(v);
-        byteswap_array(tmp.data(), tmp.size());
-        return crc_update(crc, tmp.data(), tmp.size() * sizeof(T));
-    }
+    nnz = le32(p);
+    name_len = le32(p + 4);
 }
 
 std::string hex8(uint32_t v) {
@@ -199,18 +198,19 @@ std::vector<uint8_t> binary_head(const CodeRecord& r, bool half) {
     std::vector<uint8_t> b;
     const uint32_t header_len = uint32_t(kFixedHeaderSize + r.source.size());
     b.reserve(kPreambleSize + header_len);
-    b.insert(b.end(), kMagic, kMagic + 4);
-    put_u16(b, kCodesVersionMajor);
-    put_u16(b, kCodesVersionMinor);
-    put_u32(b, half ? kFlagHalf : 0u);
-    put_u32(b, header_len);
+    bytes::Writer w(b);
+    w.raw(kMagic, 4);
+    w.u16(kCodesVersionMajor);
+    w.u16(kCodesVersionMinor);
+    w.u32(half ? kFlagHalf : 0u);
+    w.u32(header_len);
     uint8_t fp[8];
     fingerprint_to_bytes(r.fingerprint, fp);
-    b.insert(b.end(), fp, fp + 8);
-    for (uint32_t v : {r.n, r.K, r.d, r.image_width, r.image_height, r.image_channels, r.pad_right, r.pad_bottom,
-                       r.grid_h, r.grid_w, uint32_t(r.indices.size()), uint32_t(r.source.size())})
-        put_u32(b, v);
-    b.insert(b.end(), r.source.begin(), r.source.end());
+    w.raw(fp, 8);
+    for (const HeaderField& f : kHeaderFields) w.u32(r.*f.member);
+    w.u32(uint32_t(r.indices.size()));
+    w.u32(uint32_t(r.source.size()));
+    w.raw(r.source.data(), r.source.size());
     return b;
 }
 
@@ -280,25 +280,18 @@ struct BinaryParts {
 BinaryParts binary_parts(const CodeRecord& r, bool half) {
     BinaryParts parts;
     parts.head = binary_head(r, half);
-    uint32_t crc = crc_update(0, parts.head.data(), parts.head.size());
-    crc = crc_array(crc, r.row_ptr);
-    crc = crc_array(crc, r.indices);
+    bytes::Crc32 crc;
+    crc.update(parts.head.data(), parts.head.size());
+    crc.update_array(r.row_ptr);
+    crc.update_array(r.indices);
     if (half) {
         parts.half_values = to_half_array(r.values);
-        crc = crc_array(crc, parts.half_values);
+        crc.update_array(parts.half_values);
     } else {
-        crc = crc_array(crc, r.values);
+        crc.update_array(r.values);
     }
-    parts.crc = crc;
+    parts.crc = crc.value();
     return parts;
-}
-
-template <class T>
-void append_array(std::vector<uint8_t>& out, const std::vector<T>& v) {
-    const size_t at = out.size();
-    out.resize(at + v.size() * sizeof(T));
-    if (!v.empty()) std::memcpy(out.data() + at, v.data(), v.size() * sizeof(T));
-    if constexpr (!kLittleEndian) byteswap_array(reinterpret_cast<T*>(out.data() + at), v.size());
 }
 
 // The source name as it appears in JSON: invalid UTF-8 sequences become U+FFFD.
@@ -678,13 +671,14 @@ std::vector<uint8_t> serialize_record(const CodeRecord& rec, const CodeWriterOpt
     }
     BinaryParts& parts = prep.parts;
     std::vector<uint8_t> out = std::move(parts.head);
-    append_array(out, rec.row_ptr);
-    append_array(out, rec.indices);
+    bytes::Writer w(out);
+    w.array(rec.row_ptr);
+    w.array(rec.indices);
     if (opt.half)
-        append_array(out, parts.half_values);
+        w.array(parts.half_values);
     else
-        append_array(out, rec.values);
-    put_u32(out, parts.crc);
+        w.array(rec.values);
+    w.u32(parts.crc);
     return out;
 }
 
@@ -753,27 +747,6 @@ struct RecordError {
 std::string truncated(uint64_t expected, uint64_t got, bool at_least = false) {
     return "truncated record (expected " + std::string(at_least ? "at least " : "") + std::to_string(expected) +
            " bytes, got " + std::to_string(got) + ")";
-}
-
-// Reads `count` elements into v, growing it as the data arrives (a corrupt count cannot allocate more
-// than the stream holds). Returns the number of bytes read.
-template <class T>
-uint64_t read_array(FILE* f, std::vector<T>& v, uint64_t count) {
-    constexpr uint64_t kChunk = (uint64_t(16) << 20) / sizeof(T);
-    v.clear();
-    uint64_t done = 0;
-    while (done < count) {
-        const uint64_t n = std::min(kChunk, count - done);
-        v.resize(size_t(done + n));
-        const size_t got = std::fread(v.data() + done, 1, size_t(n) * sizeof(T), f);
-        if (got < n * sizeof(T)) {  // truncated: the caller reports it
-            v.resize(size_t(done + got / sizeof(T)));
-            return done * sizeof(T) + got;
-        }
-        done += n;
-    }
-    if constexpr (!kLittleEndian) byteswap_array(v.data(), v.size());
-    return done * sizeof(T);
 }
 
 }  // namespace
@@ -866,17 +839,8 @@ bool CodeReader::next(CodeRecord& rec) {
                                 std::to_string(kCodesVersionMajor) + ".x)");
             }
             rec.fingerprint = *get_string("fingerprint", true);
-            rec.n = get_u32("n");
-            rec.K = get_u32("K");
-            rec.d = get_u32("d");
             rec.source = *get_string("source", true);
-            rec.image_width = get_u32("image.width");
-            rec.image_height = get_u32("image.height");
-            rec.image_channels = get_u32("image.channels");
-            rec.pad_right = get_u32("pad.right");
-            rec.pad_bottom = get_u32("pad.bottom");
-            rec.grid_h = get_u32("grid.h");
-            rec.grid_w = get_u32("grid.w");
+            for (const HeaderField& f : kHeaderFields) rec.*f.member = get_u32(f.name);
             rec.half = false;
             if (auto it = F.find("half"); it != F.end()) {
                 if (it->second.kind != JsonField::Bool) record_fail("field \"half\" is not true or false");
@@ -916,15 +880,15 @@ bool CodeReader::next(CodeRecord& rec) {
             if (std::memcmp(head.data(), kMagic, std::min<size_t>(got, 4)) != 0 || got == 0)
                 record_fail(first ? "not a scvae code stream (bad magic)" : "bad magic");
             if (got < kPreambleSize) record_fail(truncated(kPreambleSize + kFixedHeaderSize + 8, got, true));
-            const uint16_t major = get_u16(&head[4]), minor = get_u16(&head[6]);
+            const uint16_t major = le16(&head[4]), minor = le16(&head[6]);
             if (major != kCodesVersionMajor)
                 record_fail("unsupported format version " + std::to_string(major) + "." + std::to_string(minor) +
                             " (this scvae reads " + std::to_string(kCodesVersionMajor) + ".x)");
-            const uint32_t flags = get_u32(&head[8]);
+            const uint32_t flags = le32(&head[8]);
             if (flags & kFlagsMustUnderstand & ~kFlagHalf)
                 record_fail("unsupported flags 0x" + hex8(flags) + " (this scvae reads " +
                             std::to_string(kCodesVersionMajor) + ".x)");
-            const uint32_t header_len = get_u32(&head[12]);
+            const uint32_t header_len = le32(&head[12]);
             if (header_len < kFixedHeaderSize || header_len > kMaxHeaderLength)
                 record_fail("bad header length " + std::to_string(header_len) + " (expected " +
                             std::to_string(kFixedHeaderSize) + ".." + std::to_string(kMaxHeaderLength) + ")");
@@ -936,9 +900,9 @@ bool CodeReader::next(CodeRecord& rec) {
                 record_fail(truncated(kPreambleSize + header_len + 4 + 4, consumed, true));
             }
             const uint8_t* h = head.data() + kPreambleSize;
-            const uint32_t K = get_u32(h + 12);
-            const uint32_t grid_h = get_u32(h + 40), grid_w = get_u32(h + 44);
-            const uint32_t nnz = get_u32(h + 48), name_len = get_u32(h + 52);
+            uint32_t nnz = 0, name_len = 0;
+            read_header_fields(h, rec, nnz, name_len);
+            const uint32_t K = rec.K, grid_h = rec.grid_h, grid_w = rec.grid_w;
             if (K < 1 || K > kMaxK)
                 record_fail("K=" + std::to_string(K) + " out of range (1.." + std::to_string(kMaxK) + ")");
             if (name_len > kMaxSourceLength)
@@ -978,28 +942,22 @@ bool CodeReader::next(CodeRecord& rec) {
             }
             uint8_t crc_bytes[4];
             check(4, std::fread(crc_bytes, 1, 4, f_));
-            uint32_t crc = crc_update(0, head.data(), head.size());
-            crc = crc_array(crc, rec.row_ptr);
-            crc = crc_array(crc, rec.indices);
-            crc = half ? crc_array(crc, st.half_values) : crc_array(crc, rec.values);
+            bytes::Crc32 crc;
+            crc.update(head.data(), head.size());
+            crc.update_array(rec.row_ptr);
+            crc.update_array(rec.indices);
+            if (half)
+                crc.update_array(st.half_values);
+            else
+                crc.update_array(rec.values);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-            if (crc != get_u32(crc_bytes)) record_fail("checksum mismatch");
+            if (crc.value() != le32(crc_bytes)) record_fail("checksum mismatch");
 #endif
             if (half) {
                 rec.values.resize(nnz);
                 halves_to_floats(st.half_values.data(), rec.values.data(), nnz);
             }
             rec.fingerprint = fingerprint_from_bytes(h);
-            rec.n = get_u32(h + 8);
-            rec.K = K;
-            rec.d = get_u32(h + 16);
-            rec.image_width = get_u32(h + 20);
-            rec.image_height = get_u32(h + 24);
-            rec.image_channels = get_u32(h + 28);
-            rec.pad_right = get_u32(h + 32);
-            rec.pad_bottom = get_u32(h + 36);
-            rec.grid_h = grid_h;
-            rec.grid_w = grid_w;
             rec.source.assign(reinterpret_cast<const char*>(h + kFixedHeaderSize), name_len);
             rec.half = half;
             const std::string why = check_record(rec);

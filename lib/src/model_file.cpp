@@ -1,12 +1,11 @@
 // model_file.cpp - the model file container parsed without LibTorch (see model_file.h, scvae-model(5)).
 #include "model_file.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
 
+#include "bytes.h"
 #include "scvae/error.h"
 #include "scvae/io.h"
 
@@ -18,23 +17,6 @@ std::string shape_str(const std::vector<int64_t>& s) {
     return r + "]";
 }
 
-uint32_t read_u32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-
-uint32_t crc32_of(const uint8_t* data, size_t size) {
-    uLong c = crc32(0L, Z_NULL, 0);
-    while (size > 0) {
-        uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-        c = crc32(c, data, chunk);
-        data += chunk;
-        size -= chunk;
-    }
-    return static_cast<uint32_t>(c);
-}
-
 ParsedFile parse_model_file(const std::string& path) { return parse_model_bytes(read_file(path), display_name(path)); }
 
 ParsedFile parse_model_bytes(std::vector<uint8_t> bytes, const std::string& name) {
@@ -43,20 +25,20 @@ ParsedFile parse_model_bytes(std::vector<uint8_t> bytes, const std::string& name
     auto fail = [&](const std::string& why) -> Error { return error_at(name, why); };
     const auto& b = pf.bytes;
     const size_t size = b.size();
-    size_t magic_cmp = std::min<size_t>(size, sizeof(kModelMagic));
-    if (size == 0 || std::memcmp(b.data(), kModelMagic, magic_cmp) != 0) throw fail("not a scvae model file");
-    if (size < 16) throw fail("truncated model file");
-    uint32_t version = read_u32(&b[8]);
+    bytes::Reader in(b.data(), size, name, "model file");
+    in.magic(kModelMagic, sizeof(kModelMagic), "not a scvae model file");
+    const uint32_t version = in.u32();
+    const uint64_t jlen = in.u32();
     if (version != kModelFileVersion) throw fail("unsupported model file version " + std::to_string(version));
-    uint64_t jlen = read_u32(&b[12]);
-    if (16 + jlen + 4 > size) throw fail("truncated model file");
+    in.need(jlen + 4);
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     auto whole_crc_ok = [&]() { return true; };  // mutations must get past the checksum
 #else
-    auto whole_crc_ok = [&]() { return crc32_of(b.data(), size - 4) == read_u32(&b[size - 4]); };
+    auto whole_crc_ok = [&]() { return bytes::crc32(b.data(), size - 4) == bytes::le32(&b[size - 4]); };
 #endif
     try {
-        pf.header = nlohmann::json::parse(b.begin() + 16, b.begin() + 16 + static_cast<std::ptrdiff_t>(jlen));
+        const auto* hp = reinterpret_cast<const char*>(in.raw(jlen));
+        pf.header = nlohmann::json::parse(hp, hp + jlen);
     } catch (const nlohmann::json::exception& e) {
         if (!whole_crc_ok()) throw fail("model file checksum mismatch");
         throw fail(std::string("corrupt model file header (") + e.what() + ")");
@@ -110,10 +92,8 @@ ParsedFile parse_model_bytes(std::vector<uint8_t> bytes, const std::string& name
     } catch (const nlohmann::json::exception& e) {
         throw header_error(e.what());
     }
-    pf.data_start = 16 + jlen;
-    uint64_t expected = 16 + jlen + data_bytes + 4;
-    if (size < expected) throw fail("truncated model file");
-    if (size > expected) throw fail("model file has " + std::to_string(size - expected) + " bytes of trailing data");
+    pf.data_start = in.pos();
+    in.need_exactly(data_bytes + 4);
     if (!whole_crc_ok()) throw fail("model file checksum mismatch");
     if (h.contains("version") && h["version"] != kModelFileVersion)
         throw fail("unsupported model file version " + h["version"].dump());

@@ -37,9 +37,6 @@ struct ParsedFile {
 };
 
 std::string shape_str(const std::vector<int64_t>& s);
-uint32_t read_u32(const uint8_t* p);
-// CRC-32 (zlib) of any number of bytes.
-uint32_t crc32_of(const uint8_t* data, size_t size);
 
 // Reads and checks the model file at `path`; throws Error("<name>: <reason>").
 ParsedFile parse_model_file(const std::string& path);

@@ -24,7 +24,6 @@
 // fingerprint gives the same value on every CPU. Files written before that (legacy offset basis, raw bytes)
 // still load and keep their stored fingerprint. Loading checks, in order: magic,
 // version, sizes, JSON, CRC, config, tensor names and shapes, and the fingerprint.
-#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -37,6 +36,7 @@
 #include "scvae/error.h"
 #include "scvae/io.h"
 #include "scvae/runtime.h"
+#include "bytes.h"
 #include "model_file.h"
 #include "scvae_torch.h"
 
@@ -248,20 +248,13 @@ void save_model_file(const std::string& path, const ModelConfig& cfg, SCVAE& net
     std::string js = header.dump();
     std::vector<uint8_t> out;
     out.reserve(16 + js.size() + offset + 4);
-    out.insert(out.end(), kMagic, kMagic + 8);
-    auto put_u32 = [&](uint32_t v) {
-        uint8_t b[4];
-        std::memcpy(b, &v, 4);
-        out.insert(out.end(), b, b + 4);
-    };
-    put_u32(kFileVersion);
-    put_u32(static_cast<uint32_t>(js.size()));
-    out.insert(out.end(), js.begin(), js.end());
-    for (const auto& r : raw) {
-        const auto* p = static_cast<const uint8_t*>(r.data_ptr());
-        out.insert(out.end(), p, p + r.numel() * r.element_size());
-    }
-    put_u32(crc32_of(out.data(), out.size()));
+    bytes::Writer w(out);
+    w.raw(kMagic, 8);
+    w.u32(kFileVersion);
+    w.u32(static_cast<uint32_t>(js.size()));
+    w.raw(js.data(), js.size());
+    for (const auto& r : raw) w.raw(r.data_ptr(), size_t(r.numel()) * r.element_size());  // little-endian hosts
+    w.crc_of_all();
     write_file_atomic(path, out.data(), out.size());
 }
 

@@ -24,11 +24,11 @@
 #include <set>
 #include <sstream>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cstring>
 #include <iterator>
 
+#include "bytes.h"
 #include "scvae/cli.h"
 #include "scvae/dataset.h"
 #include "scvae/error.h"
@@ -400,11 +400,12 @@ void save_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt
         std::ostringstream buf;
         ar.save_to(buf);
         std::string bytes = buf.str();
-        const uint32_t crc = uint32_t(crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-        const uint64_t len = bytes.size();
-        bytes += "SCCK";
-        for (int i = 0; i < 4; ++i) bytes += char(uint8_t(crc >> (8 * i)));
-        for (int i = 0; i < 8; ++i) bytes += char(uint8_t(len >> (8 * i)));
+        std::vector<uint8_t> trailer;
+        bytes::Writer w(trailer);
+        w.raw("SCCK", 4);
+        w.u32(bytes::crc32(bytes.data(), bytes.size()));
+        w.u64(bytes.size());
+        bytes.append(reinterpret_cast<const char*>(trailer.data()), trailer.size());
         FILE* f = std::fopen(tmp.c_str(), "wb");
         if (!f) throw Error(std::strerror(errno));
         const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
@@ -433,20 +434,17 @@ void load_checkpoint(const std::string& dir, SCVAE& net, torch::optim::Adam& opt
             if (!in) throw Error(std::strerror(errno));
             std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
             if (in.bad()) throw Error("read error");
-            auto u = [&](size_t at, int n) {
-                uint64_t v = 0;
-                for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(bytes[at + i])) << (8 * i);
-                return v;
-            };
+            const auto* ub = reinterpret_cast<const uint8_t*>(bytes.data());
             const size_t n = bytes.size();
-            const bool trailer = n >= 16 && bytes.compare(n - 16, 4, "SCCK") == 0 && u(n - 8, 8) == n - 16;
+            const bool trailer = n >= 16 && bytes.compare(n - 16, 4, "SCCK") == 0 && bytes::le64(ub + n - 8) == n - 16;
             // A checkpoint from before the trailer is a whole zip archive: it ends with the end-of-central-
             // directory record ("PK\5\6", 22 bytes without a comment). It is resumed, with a warning.
             const bool legacy = !trailer && n >= 22 && bytes.compare(n - 22, 4, std::string("PK\x05\x06", 4)) == 0;
             if (!trailer && !legacy) throw Error("no checksum trailer: damaged or truncated");
             if (trailer) {
+                const uint32_t want = bytes::le32(ub + n - 12);
                 bytes.resize(n - 16);
-                if (uint32_t(crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size())) != u(n - 12, 4))
+                if (bytes::crc32(bytes.data(), bytes.size()) != want)
                     throw Error("checksum mismatch: the file is damaged");
             } else {
                 warn(path + ": a checkpoint without a checksum (written before checkpoints carried one); resuming");

@@ -130,10 +130,12 @@ setup() {
 @test "a truncated model file is refused" {
     head -c 2000 "$TINY" > cut.scvm
     run -1 scvae-model info cut.scvm
-    assert_output "scvae-model: cut.scvm: truncated model file"
+    # (cut inside the JSON header: expected is where the header and the CRC would end, 16 + its length + 4)
+    jlen=$(od -An -tu4 -j12 -N4 "$TINY" | tr -d ' ')
+    assert_output "scvae-model: cut.scvm: truncated model file (expected $((16 + jlen + 4)) bytes, got 2000)"
     head -c 10 "$TINY" > cut2.scvm
     run -1 scvae-model info cut2.scvm
-    assert_output "scvae-model: cut2.scvm: truncated model file"
+    assert_output "scvae-model: cut2.scvm: truncated model file (expected 12 bytes, got 10)"
 }
 
 @test "a flipped byte in the weights is a checksum mismatch" {

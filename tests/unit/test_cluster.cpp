@@ -430,3 +430,39 @@ TEST(KMeans, HugeFiniteValuesAreAnErrorNotAnAbort) {
     }
     EXPECT_NE(labels[0], labels[1]);
 }
+
+// A centroid file written before the containers shared one byte layer (tests/data/golden/v1.scvk, scvae-cluster
+// -k 3 --seed 1 on photo1.jpg's codes with tests/data/tiny.scvm) reads, and writes back byte for byte.
+TEST(CentroidFile, GoldenV1ReadsAndRewritesIdentically) {
+    const std::string golden = std::string(SCVAE_TEST_DATA) + "/golden/v1.scvk";
+    const Centroids c = load_centroids(golden);
+    EXPECT_EQ(c.k, 3u);
+    EXPECT_EQ(c.dim, 32u);
+    EXPECT_EQ(c.fingerprint, "75580e8621dc9329");
+    EXPECT_EQ(c.grid_h, 32u);
+    EXPECT_EQ(c.points, 1024u);
+    ASSERT_EQ(c.data.size(), 96u);
+    for (float v : c.data) EXPECT_TRUE(std::isfinite(v));
+    const std::string p = tmp_path("golden.scvk");
+    save_centroids(p, c);
+    auto slurp = [](const std::string& f) {
+        std::ifstream in(f, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    EXPECT_EQ(slurp(p), slurp(golden));
+    std::remove(p.c_str());
+    // cut short: the size it needs and the size it has
+    const std::string whole = slurp(golden);
+    for (size_t cut : {size_t(6), size_t(40)}) {
+        const std::vector<uint8_t> b(whole.begin(), whole.begin() + long(cut));
+        try {
+            parse_centroids(b, "cut.scvk");
+            FAIL() << cut;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("cut.scvk: truncated centroid file (expected "), std::string::npos)
+                << e.what();
+            EXPECT_NE(std::string(e.what()).find(" bytes, got " + std::to_string(cut) + ")"), std::string::npos)
+                << e.what();
+        }
+    }
+}

@@ -72,7 +72,8 @@ TEST(ModelFileHeader, ParsesWithoutLibTorch) {
         parse_model_bytes(cut, "cut.scvm");
         FAIL();
     } catch (const Error& e) {
-        EXPECT_EQ(std::string(e.what()), "cut.scvm: truncated model file");
+        EXPECT_EQ(std::string(e.what()), "cut.scvm: truncated model file (expected " + std::to_string(b.size()) +
+                                             " bytes, got " + std::to_string(cut.size()) + ")");
     }
     std::vector<uint8_t> flipped = b;
     flipped[40] ^= 0x01;

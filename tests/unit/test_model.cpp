@@ -555,8 +555,18 @@ TEST(ModelFile, RefusesBadFiles) {
     EXPECT_EQ(load_error(std::vector<uint8_t>(foreign.begin(), foreign.end())), bad + ": not a scvae model file");
     EXPECT_EQ(load_error({}), bad + ": not a scvae model file");
     // Truncated anywhere.
-    for (size_t cut : {size_t(5), size_t(12), size_t(100), bytes.size() / 2, bytes.size() - 1})
-        EXPECT_EQ(load_error(std::vector<uint8_t>(bytes.begin(), bytes.begin() + cut)), bad + ": truncated model file")
+    // (the expected size is the next part's end: magic, version + header length, header + CRC, the whole file)
+    uint32_t jlen = 0;
+    std::memcpy(&jlen, bytes.data() + 12, 4);
+    const size_t header_end = 16 + jlen + 4;
+    for (auto [cut, expect] : std::vector<std::pair<size_t, size_t>>{{5, 8},
+                                                                    {12, 16},
+                                                                    {100, header_end},
+                                                                    {bytes.size() / 2, bytes.size()},
+                                                                    {bytes.size() - 1, bytes.size()}})
+        EXPECT_EQ(load_error(std::vector<uint8_t>(bytes.begin(), bytes.begin() + cut)),
+                  bad + ": truncated model file (expected " + std::to_string(expect) + " bytes, got " +
+                      std::to_string(cut) + ")")
             << cut;
     // A flipped bit in the data or in the header.
     auto flipped = bytes;
