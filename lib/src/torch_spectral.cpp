@@ -266,7 +266,7 @@ int segment_main(const SegmentToolOptions& in) {
     protect_inputs(opt.inputs);
     set_threads(opt.threads);
     set_faiss_threads(opt.threads);
-    Outputs out{opt};
+    Outputs out{opt, 0, {}};
     if (opt.pixels != 0) {
         if (opt.inputs.empty()) throw UsageError("--pixels needs images to segment (IMAGE...)");
         if (opt.inputs.size() > 1)
