@@ -600,10 +600,6 @@ std::vector<size_t> sample_indices(size_t n, size_t m, uint64_t seed) {
     return idx;
 }
 
-bool file_exists(const std::string& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 
 std::string tsv_escape(const std::string& s) {
     std::string o;
@@ -721,7 +717,7 @@ std::string find_source_image(const std::string& source, const std::string& dir,
         tried.push_back(source);
     }
     for (const auto& p : tried)
-        if (!source.empty() && source != "-" && file_exists(p)) return p;
+        if (!source.empty() && source != "-" && is_regular_file(p)) return p;
     std::string msg = what + ": source image '" + source + "' not found";
     if (dir.empty()) msg += " (use --images DIR to say where the images are)";
     else msg += " (looked for " + tried.back() + ")";

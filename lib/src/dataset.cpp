@@ -20,7 +20,6 @@ namespace scvae {
 namespace {
 
 // PNG, JPEG and netpbm names (.png .jpg .jpeg .ppm .pgm .pbm .pnm .pam, any case), as scvae-encode finds them.
-bool has_image_extension(const fs::path& p) { return image_format_from_name(p.string()) != ImageFormat::Unknown; }
 
 uint64_t fnv1a(const std::string& s) {
     uint64_t h = 1469598103934665603ULL;
@@ -89,7 +88,7 @@ std::vector<std::string> discover_images(const std::vector<std::string>& inputs,
             std::vector<std::string> found;
             for (auto it = fs::recursive_directory_iterator(in, fs::directory_options::follow_directory_symlink, ec);
                  !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-                if (it->is_regular_file(ec) && has_image_extension(it->path())) found.push_back(it->path().string());
+                if (it->is_regular_file(ec) && has_image_extension(it->path().string())) found.push_back(it->path().string());
             }
             if (ec) throw error_at(in, ec.message());
             std::sort(found.begin(), found.end());

@@ -35,13 +35,6 @@ uint32_t parse_u32(const std::string& option, const std::string& s, const std::s
     return static_cast<uint32_t>(std::strtoul(s.c_str(), nullptr, 10));
 }
 
-std::string stem_of(const std::string& source) {
-    const size_t slash = source.find_last_of('/');
-    std::string name = slash == std::string::npos ? source : source.substr(slash + 1);
-    const size_t dot = name.find_last_of('.');
-    if (dot != std::string::npos && dot > 0) name.resize(dot);
-    return name;
-}
 
 std::string pos_text(const std::vector<GridPos>& at) {
     std::string s;
@@ -94,10 +87,6 @@ struct Endpoint {
     std::string path;
 };
 
-bool file_exists(const std::string& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0;
-}
 
 Endpoint parse_endpoint(const std::string& s) {
     Endpoint e;
@@ -107,7 +96,7 @@ Endpoint parse_endpoint(const std::string& s) {
         return e;
     }
     const size_t colon = s.rfind(':');
-    if (!file_exists(s) && colon != std::string::npos && colon > 0 && all_digits(s.substr(colon + 1))) {
+    if (!is_regular_file(s) && colon != std::string::npos && colon > 0 && all_digits(s.substr(colon + 1))) {
         e.path = s.substr(0, colon);
         e.index = std::strtoul(s.c_str() + colon + 1, nullptr, 10);
     } else {
@@ -269,7 +258,7 @@ std::vector<CodeRecord> interpolate_records(const CodeRecord& a, const CodeRecor
                     std::to_string(a.grid_w) + " vs " + std::to_string(b.grid_h) + "x" + std::to_string(b.grid_w) +
                     "); encode images of the same size");
     const std::vector<float> da = a.dense_matrix(), db = b.dense_matrix();
-    const std::string other = stem_of(b.source);
+    const std::string other = path_stem(b.source);
     std::vector<CodeRecord> out;
     out.reserve(steps);
     std::vector<float> mix(da.size());

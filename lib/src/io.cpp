@@ -298,17 +298,27 @@ int available_cpus() {
     return n > 0 ? static_cast<int>(n) : 1;
 }
 
-static std::string base_name(const std::string& path) {
-    size_t slash = path.find_last_of('/');
+std::string path_name(const std::string& path) {
+    const size_t slash = path.find_last_of('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+std::string path_stem(const std::string& path) {
+    std::string b = path_name(path);
+    const size_t dot = b.find_last_of('.');
+    if (dot != std::string::npos && dot > 0) b.resize(dot);
+    return b;
+}
+
+bool is_regular_file(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// {stem} of a record's source; standard input is "stdin".
 static std::string stem_of(const std::string& path) {
-    std::string b = base_name(path);
-    if (b.empty() || b == "-") return "stdin";
-    size_t dot = b.find_last_of('.');
-    if (dot == std::string::npos || dot == 0) return b;
-    return b.substr(0, dot);
+    const std::string b = path_name(path);
+    return b.empty() || b == "-" ? "stdin" : path_stem(b);
 }
 
 bool pattern_has_placeholder(const std::string& p) {
@@ -342,7 +352,7 @@ std::string expand_pattern(const std::string& pattern, const std::string& source
                     continue;
                 }
                 if (key == "name") {
-                    std::string b = base_name(source);
+                    std::string b = path_name(source);
                     out += (b.empty() || b == "-") ? "stdin" : b;
                     i = close + 1;
                     continue;

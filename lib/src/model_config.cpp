@@ -27,10 +27,6 @@ std::string join_ints(const std::vector<int>& v) {
     return s;
 }
 
-bool file_exists(const std::string& p) {
-    struct stat st;
-    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 
 }  // namespace
 
@@ -351,7 +347,7 @@ std::string default_model_path() {
     candidates.push_back(std::string(SCVAE_INSTALL_MODELS_DIR) + "/default.scvm");
 #endif
     for (const auto& c : candidates)
-        if (file_exists(c)) return c;
+        if (is_regular_file(c)) return c;
     std::string looked;
     for (const auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c;
     throw Error("no model file found (looked for " + looked +

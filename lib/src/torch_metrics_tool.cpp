@@ -45,20 +45,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-std::string file_name(const std::string& p) {
-    const size_t slash = p.find_last_of('/');
-    return slash == std::string::npos ? p : p.substr(slash + 1);
-}
-
-std::string stem(const std::string& p) {
-    std::string n = file_name(p);
-    const size_t dot = n.find_last_of('.');
-    if (dot != std::string::npos && dot > 0) n.resize(dot);
-    return n;
-}
-
-bool has_image_extension(const std::string& name) { return image_format_from_name(name) != ImageFormat::Unknown; }
-
 // PNG, JPEG and netpbm files of a folder (not recursive), sorted by name.
 std::vector<std::string> list_images(const std::string& dir) {
     DIR* d = ::opendir(dir.c_str());
@@ -83,10 +69,10 @@ std::vector<std::string> list_images(const std::string& dir) {
 std::map<std::string, std::string> by_stem(const std::vector<std::string>& paths, const std::string& where) {
     std::map<std::string, std::string> m;
     for (const auto& p : paths) {
-        auto [it, fresh] = m.emplace(stem(p), p);
+        auto [it, fresh] = m.emplace(path_stem(p), p);
         if (!fresh)
-            throw Error(where + ": two images named '" + it->first + "' (" + file_name(it->second) + " and " +
-                        file_name(p) + "); pairing is by name without extension");
+            throw Error(where + ": two images named '" + it->first + "' (" + path_name(it->second) + " and " +
+                        path_name(p) + "); pairing is by name without extension");
     }
     return m;
 }
@@ -585,10 +571,10 @@ int metrics_main(const MetricsOptions& opt) {
                     throw Error(in.name() + ": more than one record, but REF is one image; give a folder");
                 ref = refs[0];
             } else {
-                auto it = ref_by_stem.find(stem(rec.source));
+                auto it = ref_by_stem.find(path_stem(rec.source));
                 if (it == ref_by_stem.end())
                     throw Error(where + " (source " + rec.source + "): no reference image named '" +
-                                stem(rec.source) + "' in " + where_refs);
+                                path_stem(rec.source) + "' in " + where_refs);
                 ref = it->second;
             }
             if (!used.insert(ref).second) throw Error(where + ": a second record for " + ref);

@@ -40,6 +40,8 @@ ImageFormat sniff_image_format(const uint8_t* data, size_t size);
 // Format from a file name's extension (case-insensitive): .png; .jpg, .jpeg; .ppm, .pgm, .pbm, .pnm, .pam
 // (netpbm); Unknown otherwise.
 ImageFormat image_format_from_name(const std::string& path);
+// Whether the name ends in an extension the image readers know (.png, .jpg, .jpeg, .pgm, .ppm, .pnm, any case).
+inline bool has_image_extension(const std::string& path) { return image_format_from_name(path) != ImageFormat::Unknown; }
 // "<path>: unknown image extension (use .png, .jpg, .jpeg, .ppm, .pgm, .pnm or .pam)": the message for an
 // output name whose extension names no format these functions write.
 std::string unknown_extension_message(const std::string& path);

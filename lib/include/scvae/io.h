@@ -86,6 +86,13 @@ int available_cpus();
 std::string expand_pattern(const std::string& pattern, const std::string& source, size_t index);
 bool pattern_has_placeholder(const std::string& pattern);
 
+// The last component of a path ("a/b.png" -> "b.png").
+std::string path_name(const std::string& path);
+// path_name without its last extension ("a/b.tar.gz" -> "b.tar"; a leading dot is not an extension: ".x" -> ".x").
+std::string path_stem(const std::string& path);
+// Whether `path` names a regular file (links followed).
+bool is_regular_file(const std::string& path);
+
 // Reads a list of paths, one per line (blank lines and lines starting with '#' skipped); "-" = stdin.
 std::vector<std::string> read_list_file(const std::string& path);
 
