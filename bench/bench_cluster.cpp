@@ -26,7 +26,7 @@
 #include <random>
 #include <string>
 
-#include "scvae/cluster.h"
+#include "scvae-cluster/cluster_tool.h"
 #include "scvae/codes.h"
 #include "scvae/io.h"
 #include "scvae/model.h"

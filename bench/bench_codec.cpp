@@ -23,7 +23,7 @@
 #include "scvae/image.h"
 #include "scvae/io.h"
 #include "scvae/model.h"
-#include "scvae_torch.h"
+#include "model/networks.h"
 
 using Clock = std::chrono::steady_clock;
 static double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }

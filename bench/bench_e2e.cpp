@@ -43,7 +43,7 @@
 #include "scvae/image.h"
 #include "scvae/io.h"
 #include "scvae/model.h"
-#include "scvae_torch.h"
+#include "model/networks.h"
 
 extern char** environ;
 

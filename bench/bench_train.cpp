@@ -18,7 +18,7 @@
 #include "scvae/dataset.h"
 #include "scvae/image.h"
 #include "scvae/model.h"
-#include "scvae_torch.h"
+#include "model/networks.h"
 
 namespace fs = std::filesystem;
 using clk = std::chrono::steady_clock;

@@ -4,7 +4,7 @@
     python3 bench/pytorch_ref.py MODEL.scvm [--size 256] [--images 16] [--threads 2] [--train-batch 4]
                                  [--train-steps 3] [--check CODES_IMAGE.png RECON.png]
 
-Takes the network from python/scvae_torch.py (the PyTorch rebuild of lib/src/torch_modules.cpp that `scvae-model
+Takes the network from python/scvae_torch.py (the PyTorch rebuild of lib/src/model/networks.cpp that `scvae-model
 export` uses: VQGAN encoder/decoder of the paper's Table 4, Learned
 ISTA), loads the model file's weights (format: man/scvae-model.5), and times, in this process, at batch 1 and the
 given threads: encode (encoder + LISTA), decode (D z + decoder) and encode+decode per S x S image, and one

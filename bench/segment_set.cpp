@@ -11,6 +11,7 @@
 //       Line plot of a sweep: FILE has a header and columns x, y1, y2... (e.g. sigma, iou, dice); every y
 //       column is drawn against x on a [0,1] axis with ticks, grid and labels, in scvae's own Image and font.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "scvae/error.h"
 #include "scvae/image.h"
 #include "scvae/io.h"
@@ -136,26 +138,7 @@ int composite(int argc, char** argv) {
 
 // ---- plot ----
 
-void line(Image& img, double x0, double y0, double x1, double y1, const float* rgb, int thick) {
-    int steps = static_cast<int>(std::max(std::fabs(x1 - x0), std::fabs(y1 - y0))) + 1;
-    for (int s = 0; s <= steps; ++s) {
-        double t = static_cast<double>(s) / steps;
-        int x = static_cast<int>(std::lround(x0 + t * (x1 - x0))), y = static_cast<int>(std::lround(y0 + t * (y1 - y0)));
-        for (int dy = -(thick / 2); dy <= thick / 2; ++dy)
-            for (int dx = -(thick / 2); dx <= thick / 2; ++dx) {
-                int xx = x + dx, yy = y + dy;
-                if (xx >= 0 && yy >= 0 && xx < img.width && yy < img.height)
-                    for (int c = 0; c < 3; ++c) img.at(yy, xx, c) = rgb[c];
-            }
-    }
-}
-
-std::string fmt(double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%g", std::round(v * 1000) / 1000);
-    return b;
-}
-
+// plot --tsv FILE --out PNG: the first column is x, every other column a series in [0, 1] (scvae::plot_lines).
 int plot(int argc, char** argv) {
     std::string tsv, out, title = "Mean IoU / Dice vs noise", xlabel = "noise sigma (0..1 scale)";
     for (int i = 2; i < argc; ++i) {
@@ -190,44 +173,26 @@ int plot(int argc, char** argv) {
         }
     }
     if (cols[0].empty()) throw Error(tsv + ": no data rows");
-    const int W = 640, H = 440, L = 70, R = 36, T = 40, B = 60, fs = 2;
-    Image img;
-    img.width = W, img.height = H, img.channels = 3;
-    img.data.assign(img.pixels() * 3, 1.0f);
-    double xmin = *std::min_element(cols[0].begin(), cols[0].end());
-    double xmax = *std::max_element(cols[0].begin(), cols[0].end());
-    if (xmax <= xmin) xmax = xmin + 1;
-    auto X = [&](double v) { return L + (v - xmin) / (xmax - xmin) * (W - L - R); };
-    auto Y = [&](double v) { return H - B - v * (H - T - B); };
-    const float grid[3] = {0.88f, 0.88f, 0.88f}, axis[3] = {0, 0, 0};
-    for (int t = 0; t <= 5; ++t) {
-        double v = t / 5.0;
-        line(img, L, Y(v), W - R, Y(v), grid, 1);
-        std::string s = fmt(v);
-        draw_text(img, L - 8 - text_width(s, fs), static_cast<int>(Y(v)) - 7, s, fs, 0.f);
-    }
-    for (double xv : cols[0]) {
-        line(img, X(xv), T, X(xv), H - B, grid, 1);
-        std::string s = fmt(xv);
-        draw_text(img, static_cast<int>(X(xv)) - text_width(s, fs) / 2, H - B + 8, s, fs, 0.f);
-    }
-    line(img, L, H - B, W - R, H - B, axis, 2);
-    line(img, L, T, L, H - B, axis, 2);
-    draw_text(img, (W - text_width(xlabel, fs)) / 2, H - B + 32, xlabel, fs, 0.f);
-    draw_text(img, (W - text_width(title, fs)) / 2, 12, title, fs, 0.f);
-    static const float colours[4][3] = {{0.12f, 0.47f, 0.71f}, {0.84f, 0.15f, 0.16f}, {0.17f, 0.63f, 0.17f},
-                                        {1.0f, 0.5f, 0.05f}};
+    LinePlot plot;
+    plot.width = 800;
+    plot.height = 520;
+    plot.title = title;
+    plot.x_label = xlabel;
+    PlotPanel panel{"", false, 0.0, 1.0, {}};
+    static const std::array<float, 3> colours[4] = {{0.12f, 0.47f, 0.71f}, {0.84f, 0.15f, 0.16f},
+                                                    {0.17f, 0.63f, 0.17f}, {1.0f, 0.5f, 0.05f}};
     for (size_t c = 1; c < cols.size(); ++c) {
-        const float* col = colours[(c - 1) % 4];
-        for (size_t i = 0; i < cols[c].size(); ++i) {
-            double x = X(cols[0][i]), y = Y(std::clamp(cols[c][i], 0.0, 1.0));
-            if (i > 0) line(img, X(cols[0][i - 1]), Y(std::clamp(cols[c][i - 1], 0.0, 1.0)), x, y, col, 3);
-            line(img, x - 4, y, x + 4, y, col, 5);
-        }
-        int lx = W - R - 150, ly = T + 10 + static_cast<int>(c - 1) * 22;
-        line(img, lx, ly + 6, lx + 24, ly + 6, col, 3);
-        draw_text(img, lx + 32, ly, names[c], fs, 0.f);
+        PlotSeries sr;
+        sr.name = names[c];
+        sr.x = cols[0];
+        sr.y = cols[c];
+        sr.colour = colours[(c - 1) % 4];
+        sr.width = 3;
+        sr.dots = true;
+        panel.series.push_back(std::move(sr));
     }
+    plot.panels.push_back(std::move(panel));
+    const Image img = plot_lines(plot);
     write_image(out, img);
     return 0;
 }

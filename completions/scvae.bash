@@ -23,6 +23,14 @@ _scvae_any_file() {
     _scvae_dirs
 }
 
+# _scvae_options WORDS: the options among WORDS when the word being completed starts with '-'; else fails
+_scvae_options() {
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    [[ $cur == -* ]] || return 1
+    COMPREPLY=( $(compgen -W "$1" -- "$cur") )
+    return 0
+}
+
 _scvae_files() { # $1: extension pattern, e.g. '@(png|jpg|jpeg|PNG|JPG|JPEG)'
     local cur=${COMP_WORDS[COMP_CWORD]} restore
     restore=$(shopt -p extglob) || true
@@ -43,12 +51,8 @@ _scvae_encode() {
         --solver) COMPREPLY=( $(compgen -W 'lista ista fista' -- "$cur") ); return ;;
         -b|--batch|-t|--threads|--shard|--solver-steps) return ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '-m --model -o --output -j --json --half -b --batch -t --threads --device
-            --files-from -k --keep-going --shard --solver --solver-steps -q --quiet -h --help --version' -- "$cur") )
-    else
-        _scvae_files '@(png|jpg|jpeg|ppm|pgm|pbm|pnm|pam|PNG|JPG|JPEG|PPM|PGM|PBM|PNM|PAM)'
-    fi
+    _scvae_options '-m --model -o --output -j --json --half -b --batch -t --threads --device
+            --files-from -k --keep-going --shard --solver --solver-steps -q --quiet -h --help --version' || _scvae_files '@(png|jpg|jpeg|ppm|pgm|pbm|pnm|pam|PNG|JPG|JPEG|PPM|PGM|PBM|PNM|PAM)'
 }
 complete -F _scvae_encode scvae-encode
 
@@ -62,12 +66,8 @@ _scvae_decode() {
         -F|--format) COMPREPLY=( $(compgen -W 'png jpeg pnm pam' -- "$cur") ); return ;;
         -b|--batch|-t|--threads|--quality|--montage|--gap|--title) return ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '-o --output -F --format -m --model -f --force -b --batch -t --threads --device
-            --quality --montage --labels --gap --title -q --quiet -h --help --version' -- "$cur") )
-    else
-        _scvae_files '@(scv|jsonl|json)'
-    fi
+    _scvae_options '-o --output -F --format -m --model -f --force -b --batch -t --threads --device
+            --quality --montage --labels --gap --title -q --quiet -h --help --version' || _scvae_files '@(scv|jsonl|json)'
 }
 complete -F _scvae_decode scvae-decode
 
@@ -83,13 +83,9 @@ _scvae_metrics() {
         --metrics) COMPREPLY=( $(compgen -W 'psnr mse ssim ms_ssim psnr,ssim psnr,ssim,ms_ssim' -- "$cur") ); return ;;
         --check|-t|--threads) return ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '--ref-list --dist-list -c --codes --masks -m --model -f --force --metrics
+    _scvae_options '--ref-list --dist-list -c --codes --masks -m --model -f --force --metrics
             --lpips-model --fid-model --tsv -s --summary --check -o --output -t --threads --device
-            -h --help --version' -- "$cur") )
-    else
-        _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
-    fi
+            -h --help --version' || _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
 }
 complete -F _scvae_metrics scvae-metrics
 
@@ -103,12 +99,8 @@ _scvae_edit() {
         --at|--from|--to|--steps) return ;;
         --interpolate) _scvae_files '@(scv|jsonl|json)'; return ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '--set --add --scale --at --traverse --from --to --interpolate --steps
-            -o --output --json --half -h --help --version' -- "$cur") )
-    else
-        _scvae_files '@(scv|jsonl|json)'
-    fi
+    _scvae_options '--set --add --scale --at --traverse --from --to --interpolate --steps
+            -o --output --json --half -h --help --version' || _scvae_files '@(scv|jsonl|json)'
 }
 complete -F _scvae_edit scvae-edit
 
@@ -131,21 +123,13 @@ _scvae_model() {
             COMPREPLY=( $(compgen -W '-p --preset -c --config --latent --vq-ema -s --seed --half -o --output -h --help --version' -- "$cur") )
             ;;
         info)
-            if [[ $cur == -* ]]; then
-                COMPREPLY=( $(compgen -W '-j --json -h --help --version' -- "$cur") )
-            else
-                _scvae_files 'scvm'
-            fi
+            _scvae_options '-j --json -h --help --version' || _scvae_files 'scvm'
             ;;
         export)
             case $prev in
                 -o|--output) _scvae_any_file; return ;;
             esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=( $(compgen -W '-o --output -h --help --version' -- "$cur") )
-            else
-                _scvae_files 'scvm'
-            fi
+            _scvae_options '-o --output -h --help --version' || _scvae_files 'scvm'
             ;;
     esac
 }
@@ -162,13 +146,9 @@ _scvae_cluster() {
         --distances) COMPREPLY=( $(compgen -W 'auto dense sparse' -- "$cur") ); return ;;
         -k|--clusters|--iters|--redo|--seed|--max-points|--rows|--per-row|--patch-scale|-t|--threads) return ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '-k --clusters --iters --redo --seed --max-points --spherical -o --output --tsv
+    _scvae_options '-k --clusters --iters --redo --seed --max-points --spherical -o --output --tsv
             --save-centroids --centroids --mosaic --rows --per-row --patch-scale --images --distances -t --threads
-            -v --verbose -h --help --version' -- "$cur") )
-    else
-        _scvae_files '@(scv|jsonl|json)'
-    fi
+            -v --verbose -h --help --version' || _scvae_files '@(scv|jsonl|json)'
 }
 complete -F _scvae_cluster scvae-cluster
 
@@ -182,13 +162,9 @@ _scvae_segment() {
         --images) _scvae_dirs; return ;;
         -k|--classes|--iters|--redo|--seed|--bndcon-threshold|--noise|--pixels|-b|--batch|-t|--threads) return ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '--method -k --classes --iters --redo --seed --bndcon-threshold -m --model
+    _scvae_options '--method -k --classes --iters --redo --seed --bndcon-threshold -m --model
             --pixels --noise -o --output --labels --mask --overlay --images -b --batch -t --threads -h --help
-            --version' -- "$cur") )
-    else
-        _scvae_files '@(scv|jsonl|json|png|jpg|jpeg|PNG|JPG|JPEG)'
-    fi
+            --version' || _scvae_files '@(scv|jsonl|json|png|jpg|jpeg|PNG|JPG|JPEG)'
 }
 complete -F _scvae_segment scvae-segment
 
@@ -207,14 +183,10 @@ _scvae_train() {
         -b|--batch|--epochs|--steps|--grad-clip|--seed|--val-every|--checkpoint-every|--log-every|-t|--threads|--procs|\
         --data-threads|--world-size|--rank|--local-rank|--master-addr|--master-port|--dist-timeout|--bucket-mb) return ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '-o --output --resume --files-from --val --val-fraction --val-images -s --size
+    _scvae_options '-o --output --resume --files-from --val --val-fraction --val-images -s --size
             --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --latent --vq-beta --vq-ema --init --alpha --init-alpha --lr --adam-eps
             -b --batch --epochs --steps --grad-clip --seed --val-every --checkpoint-every --log-every --half
             --procs -t --threads --data-threads --device --world-size --rank --local-rank --master-addr --master-port
-            --dist-timeout --bucket-mb --rank-model -q --quiet -h --help --version' -- "$cur") )
-    else
-        _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
-    fi
+            --dist-timeout --bucket-mb --rank-model -q --quiet -h --help --version' || _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'
 }
 complete -F _scvae_train scvae-train

@@ -1,5 +1,5 @@
 // fuzz_image_stream.cpp - libFuzzer target for scvae::ImageStreamReader, the framing of several images back to
-// back on one input (PNG chunks, JPEG markers, netpbm headers; lib/src/image_stream.cpp). The input is served
+// back on one input (PNG chunks, JPEG markers, netpbm headers; lib/src/image/image_stream.cpp). The input is served
 // through a memfd, as a file descriptor like stdin. Checks: the frames never hold more bytes than the input,
 // each frame is decoded or refused with a scvae::Error (never a crash), and the reader stops (at most one frame
 // per input byte, plus the empty first frame). Header claims of huge images must not allocate beyond the input:

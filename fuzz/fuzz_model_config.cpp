@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::abort();
         }
     } catch (const scvae::Error&) {
-    } catch (const scvae::UsageError&) {
+    } catch (const scvae::InvalidArgument&) {
     }
     return 0;
 }

@@ -1,12 +1,12 @@
 // fuzz_model_header.cpp - libFuzzer target for the model file container (scvae-model(5)) without loading weights:
-// magic, version, sizes, JSON header, CRC, config and the tensor list against the config (lib/src/model_file.h).
+// magic, version, sizes, JSON header, CRC, config and the tensor list against the config (lib/src/model/file.h).
 // A file it accepts must list tensors that lie inside the file. Every failure must be a scvae::Error.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
-#include "model_file.h"
+#include "model/file.h"
 #include "scvae/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -10,7 +10,7 @@
     y = ts.decode(z)      # codes B x h x w x K -> B x 3 x (h 2^d) x (w 2^d) in [0, 1]
     y = ts(x)             # encode, decode, cropped back to H x W
 
-The network is rebuilt here in PyTorch, layer for layer as lib/src/torch_modules.cpp builds it (VQGAN-style
+The network is rebuilt here in PyTorch, layer for layer as lib/src/model/networks.cpp builds it (VQGAN-style
 encoder and decoder, Learned ISTA; ISTA and FISTA for models that use them), and the file's tensors are loaded
 into it by name with every name and shape checked (strict). encode pads the image on the right and bottom to a
 multiple of 2^d by reflection (replication when the image is smaller than the pad), as scvae-encode does; the

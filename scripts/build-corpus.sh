@@ -36,7 +36,7 @@ mkdir -p "$work/debs" "$work/x" "$work/rcc"
 rm -rf "$out/train" "$out/val"
 mkdir -p "$out/train" "$out/val"
 
-g++ -O2 -o "$work/corpus-tool" "$here/corpus-tool.cpp" -ljpeg -lpng -ldl
+bash "$here/corpus-tool.sh" "$work/corpus-tool"
 
 (cd "$work/debs" && for p in "${packages[@]}"; do ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p"; done)
 : > "$work/versions.tsv"

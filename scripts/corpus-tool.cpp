@@ -1,4 +1,5 @@
-// corpus-tool - the image helper of scripts/build-corpus.sh (built by that script with the system compiler).
+// corpus-tool - the image helper of scripts/build-corpus.sh (built by that script with the system compiler and
+// libscvae's image sources: scripts/corpus-tool.sh).
 //
 //   corpus-tool stats FILE...              one TSV line per file: path, format, width, height, flat, colours
 //   corpus-tool convert IN OUT.png         decodes JPEG/PNG/WebP and writes a PNG (WebP sources)
@@ -7,7 +8,9 @@
 // "flat" is the share of pixels whose right and lower neighbours differ by at most 1/255 in every channel, measured
 // after shrinking the image to a short side of 256 px
 // (flat areas: drawings, cartoons, graphics); "colours" counts distinct colours after quantising each channel
-// to 5 bits. WebP is decoded through libwebp.so.7 loaded at run time (no headers needed).
+// to 5 bits. PNG and JPEG are read by libscvae; WebP through libwebp.so.7 loaded at run time (no headers needed).
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +22,8 @@
 
 #include <jpeglib.h>
 #include <png.h>
+
+#include "scvae/image.h"
 
 struct Img {
     int w = 0, h = 0;
@@ -37,56 +42,12 @@ static std::vector<uint8_t> slurp(const char* path) {
     return b;
 }
 
-struct JErr {
-    jpeg_error_mgr pub;
-    jmp_buf jb;
-};
-static void jerr_exit(j_common_ptr c) { longjmp(reinterpret_cast<JErr*>(c->err)->jb, 1); }
 
+// PNG, JPEG and netpbm through libscvae's reader (as the scvae tools read them: alpha composited over white,
+// 16-bit samples rounded to 8 bits); WebP, which libscvae does not read, through libwebp.
 static bool decode(const char* path, Img& img) {
     std::vector<uint8_t> b = slurp(path);
     if (b.size() < 16) return false;
-    if (b[0] == 0xFF && b[1] == 0xD8) {
-        jpeg_decompress_struct c;
-        JErr e;
-        c.err = jpeg_std_error(&e.pub);
-        e.pub.error_exit = jerr_exit;
-        e.pub.output_message = [](j_common_ptr) {};
-        if (setjmp(e.jb)) {
-            jpeg_destroy_decompress(&c);
-            return false;
-        }
-        jpeg_create_decompress(&c);
-        jpeg_mem_src(&c, b.data(), b.size());
-        jpeg_read_header(&c, TRUE);
-        c.out_color_space = JCS_RGB;
-        jpeg_start_decompress(&c);
-        img.w = c.output_width;
-        img.h = c.output_height;
-        img.rgb.resize(size_t(img.w) * img.h * 3);
-        while (c.output_scanline < c.output_height) {
-            JSAMPROW row = img.rgb.data() + size_t(c.output_scanline) * img.w * 3;
-            jpeg_read_scanlines(&c, &row, 1);
-        }
-        jpeg_finish_decompress(&c);
-        jpeg_destroy_decompress(&c);
-        img.fmt = "jpeg";
-        return true;
-    }
-    if (memcmp(b.data(), "\x89PNG", 4) == 0) {
-        png_image p;
-        memset(&p, 0, sizeof p);
-        p.version = PNG_IMAGE_VERSION;
-        if (!png_image_begin_read_from_memory(&p, b.data(), b.size())) return false;
-        p.format = PNG_FORMAT_RGB;
-        img.w = p.width;
-        img.h = p.height;
-        img.rgb.resize(PNG_IMAGE_SIZE(p));
-        png_color white{255, 255, 255};
-        if (!png_image_finish_read(&p, &white, img.rgb.data(), 0, nullptr)) return false;
-        img.fmt = "png";
-        return true;
-    }
     if (memcmp(b.data(), "RIFF", 4) == 0 && memcmp(b.data() + 8, "WEBP", 4) == 0) {
         static void* lib = dlopen("libwebp.so.7", RTLD_NOW);
         if (!lib) return false;
@@ -102,7 +63,19 @@ static bool decode(const char* path, Img& img) {
         img.fmt = "webp";
         return true;
     }
-    return false;
+    try {
+        const scvae::ImageFormat f = scvae::sniff_image_format(b.data(), b.size());
+        const scvae::Image rgb = scvae::to_channels(scvae::decode_image(b.data(), b.size(), path), 3);
+        img.w = rgb.width;
+        img.h = rgb.height;
+        img.rgb.resize(rgb.data.size());
+        for (size_t i = 0; i < rgb.data.size(); ++i)
+            img.rgb[i] = uint8_t(std::lround(std::clamp(rgb.data[i], 0.0f, 1.0f) * 255.0f));
+        img.fmt = f == scvae::ImageFormat::JPEG ? "jpeg" : f == scvae::ImageFormat::PNG ? "png" : "pnm";
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
 }
 
 static Img shrink(const Img& in, int short_side);
@@ -167,51 +140,39 @@ static int write_jpeg(const Img& img, const char* out, int q) {
     return fclose(f) == 0 ? 0 : 1;
 }
 
-// Area-average so that the short side becomes short_side (no change when it is already smaller).
-static Img shrink(const Img& in, int short_side) {
-    int s = in.w < in.h ? in.w : in.h;
-    if (s <= short_side) return in;
+// Area-average of the in.w x in.h region (x0, y0, sw, sh) down to out_w x out_h.
+static Img area_average(const Img& in, int x0, int y0, int sw, int sh, int out_w, int out_h) {
     Img out;
-    out.w = int(int64_t(in.w) * short_side / s);
-    out.h = int(int64_t(in.h) * short_side / s);
-    out.rgb.resize(size_t(out.w) * out.h * 3);
-    for (int y = 0; y < out.h; ++y)
-        for (int x = 0; x < out.w; ++x) {
-            int ya = int(int64_t(y) * in.h / out.h), yb = int(int64_t(y + 1) * in.h / out.h);
-            int xa = int(int64_t(x) * in.w / out.w), xb = int(int64_t(x + 1) * in.w / out.w);
+    out.w = out_w;
+    out.h = out_h;
+    out.rgb.resize(size_t(out_w) * out_h * 3);
+    for (int y = 0; y < out_h; ++y)
+        for (int x = 0; x < out_w; ++x) {
+            int ya = y0 + int(int64_t(y) * sh / out_h), yb = y0 + int(int64_t(y + 1) * sh / out_h);
+            int xa = x0 + int(int64_t(x) * sw / out_w), xb = x0 + int(int64_t(x + 1) * sw / out_w);
             if (yb <= ya) yb = ya + 1;
             if (xb <= xa) xb = xa + 1;
             for (int c = 0; c < 3; ++c) {
                 double acc = 0;
                 for (int yy = ya; yy < yb; ++yy)
                     for (int xx = xa; xx < xb; ++xx) acc += in.rgb[(size_t(yy) * in.w + xx) * 3 + c];
-                out.rgb[(size_t(y) * out.w + x) * 3 + c] = uint8_t(acc / ((yb - ya) * (xb - xa)) + 0.5);
+                out.rgb[(size_t(y) * out_w + x) * 3 + c] = uint8_t(acc / ((yb - ya) * (xb - xa)) + 0.5);
             }
         }
     return out;
 }
 
+// Area-average so that the short side becomes short_side (no change when it is already smaller).
+static Img shrink(const Img& in, int short_side) {
+    int s = in.w < in.h ? in.w : in.h;
+    if (s <= short_side) return in;
+    return area_average(in, 0, 0, in.w, in.h, int(int64_t(in.w) * short_side / s), int(int64_t(in.h) * short_side / s));
+}
+
 // Centre square crop, then area-average down to size x size.
 static Img sample(const Img& in, int size) {
     int s = in.w < in.h ? in.w : in.h;
-    int x0 = (in.w - s) / 2, y0 = (in.h - s) / 2;
-    Img out;
-    out.w = out.h = size;
-    out.rgb.resize(size_t(size) * size * 3);
-    for (int y = 0; y < size; ++y)
-        for (int x = 0; x < size; ++x) {
-            int ya = y0 + y * s / size, yb = y0 + (y + 1) * s / size;
-            int xa = x0 + x * s / size, xb = x0 + (x + 1) * s / size;
-            if (yb <= ya) yb = ya + 1;
-            if (xb <= xa) xb = xa + 1;
-            for (int c = 0; c < 3; ++c) {
-                double acc = 0;
-                for (int yy = ya; yy < yb; ++yy)
-                    for (int xx = xa; xx < xb; ++xx) acc += in.rgb[(size_t(yy) * in.w + xx) * 3 + c];
-                out.rgb[(size_t(y) * size + x) * 3 + c] = uint8_t(acc / ((yb - ya) * (xb - xa)) + 0.5);
-            }
-        }
-    return out;
+    return area_average(in, (in.w - s) / 2, (in.h - s) / 2, s, s, size, size);
 }
 
 int main(int argc, char** argv) {

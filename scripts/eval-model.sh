@@ -11,7 +11,7 @@ val=${2:-corpus/val}
 out=${3:-runs/eval}
 bin=${SCVAE_BIN:-${SCVAE_BUILD_DIR:-build}/bin}
 tool=${SCVAE_CORPUS_TOOL:-corpus/.work/corpus-tool}  # built here on first use
-[[ -x $tool ]] || { mkdir -p "$(dirname "$tool")"; g++ -O2 -o "$tool" scripts/corpus-tool.cpp -ljpeg -lpng -ldl; }
+[[ -x $tool ]] || bash scripts/corpus-tool.sh "$tool"
 mkdir -p "$out/val256" "$out/recon"
 for f in "$val"/*; do
   stem=$(basename "${f%.*}")

@@ -57,41 +57,10 @@ std::vector<uint8_t> to_u8(const Image& img) {
     return v;
 }
 
-// Progressive JPEG through libjpeg directly (the library writes baseline only). No error handling beyond
-// libjpeg's default (exit), fine for a generator.
-void write_progressive_jpeg(const std::string& name, const Image& img, int quality) {
-    std::vector<uint8_t> px = to_u8(img);
-    jpeg_compress_struct c;
-    jpeg_error_mgr err;
-    c.err = jpeg_std_error(&err);
-    jpeg_create_compress(&c);
-    unsigned char* buf = nullptr;
-    unsigned long size = 0;
-    jpeg_mem_dest(&c, &buf, &size);
-    c.image_width = img.width;
-    c.image_height = img.height;
-    c.input_components = img.channels;
-    c.in_color_space = img.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    jpeg_simple_progression(&c);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = px.data() + c.next_scanline * img.width * img.channels;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    save_bytes(name, std::vector<uint8_t>(buf, buf + size));
-    std::free(buf);
-}
-
-// cmyk.jpg: a flat 32x32 Adobe CMYK JPEG, stored (inverted, Photoshop-style) samples (255, 128, 64, 200),
-// which read as RGB (200, 100.4, 50.2) / 255.
-void write_cmyk_jpeg(const std::string& name) {
-    const int w = 32, h = 32;
-    std::vector<uint8_t> px;
-    for (int i = 0; i < w * h; ++i) px.insert(px.end(), {255, 128, 64, 200});
+// A JPEG through libjpeg directly (the library writes baseline RGB/gray only): `px` holds w x h samples of
+// `components` each in `space`. No error handling beyond libjpeg's default (exit), fine for a generator.
+void write_raw_jpeg(const std::string& name, const std::vector<uint8_t>& px, int w, int h, int components,
+                    J_COLOR_SPACE space, int quality, bool progressive) {
     jpeg_compress_struct c;
     jpeg_error_mgr err;
     c.err = jpeg_std_error(&err);
@@ -101,19 +70,35 @@ void write_cmyk_jpeg(const std::string& name) {
     jpeg_mem_dest(&c, &buf, &size);
     c.image_width = w;
     c.image_height = h;
-    c.input_components = 4;
-    c.in_color_space = JCS_CMYK;
+    c.input_components = components;
+    c.in_color_space = space;
     jpeg_set_defaults(&c);  // writes an Adobe marker for CMYK
-    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_set_quality(&c, quality, TRUE);
+    if (progressive) jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
     while (c.next_scanline < c.image_height) {
-        JSAMPROW row = px.data() + c.next_scanline * w * 4;
+        JSAMPROW row = const_cast<uint8_t*>(px.data()) + size_t(c.next_scanline) * w * components;
         jpeg_write_scanlines(&c, &row, 1);
     }
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
     save_bytes(name, std::vector<uint8_t>(buf, buf + size));
     std::free(buf);
+}
+
+// A progressive JPEG of `img`.
+void write_progressive_jpeg(const std::string& name, const Image& img, int quality) {
+    write_raw_jpeg(name, to_u8(img), img.width, img.height, img.channels,
+                   img.channels == 1 ? JCS_GRAYSCALE : JCS_RGB, quality, true);
+}
+
+// cmyk.jpg: a flat 32x32 Adobe CMYK JPEG, stored (inverted, Photoshop-style) samples (255, 128, 64, 200),
+// which read as RGB (200, 100.4, 50.2) / 255.
+void write_cmyk_jpeg(const std::string& name) {
+    const int w = 32, h = 32;
+    std::vector<uint8_t> px;
+    for (int i = 0; i < w * h; ++i) px.insert(px.end(), {255, 128, 64, 200});
+    write_raw_jpeg(name, px, w, h, 4, JCS_CMYK, 95, false);
 }
 
 // A PNG through libpng directly: palette, low bit depths, interlacing.

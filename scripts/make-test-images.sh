@@ -14,8 +14,8 @@ for f in "$PHOTO_A" "$PHOTO_B"; do
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-g++ -std=c++17 -O2 -Ilib/include -o "$tmp/make-test-images" \
-  scripts/make-test-images.cpp lib/src/image.cpp lib/src/io.cpp -lpng -ljpeg
+g++ -std=c++17 -O2 -Ilib/include -Ilib/src -DSCVAE_VERSION='"0"' -o "$tmp/make-test-images" \
+  scripts/make-test-images.cpp lib/src/image/image.cpp lib/src/image/pnm.cpp lib/src/io/io.cpp -lpng -ljpeg
 mkdir -p tests/data/images
 "$tmp/make-test-images" tests/data/images "$PHOTO_A" "$PHOTO_B"
 ls -l tests/data/images

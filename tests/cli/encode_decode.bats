@@ -352,6 +352,6 @@ setup() {
 @test "encode, decode and segment default to one image per network batch" {
     for tool in scvae-encode scvae-decode scvae-segment; do
         run -0 bash -c "$tool --help | tr -s ' \n' ' '"
-        [[ $output == *"-b, --batch arg "*"batch (default: 1)"* ]] || fail "$tool: $output"
+        [[ $output == *"-b, --batch N "*"batch (default: 1)"* ]] || fail "$tool: $output"
     done
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# man/scvae.7 (`man scvae`) names every program (tools/scvae-*.cpp), every file format (man/*.5) and every
+# man/scvae.7 (`man scvae`) names every program (tools/scvae-*/), every file format (man/*.5) and every
 # environment variable the code reads (getenv/env_int in lib/ and tools/), and each program's page exists.
 
 bats_require_minimum_version 1.5.0
@@ -16,8 +16,8 @@ section() {
 
 @test "scvae(7) names every program under PROGRAMS and SEE ALSO" {
     local f t n=0
-    for f in "$SCVAE_SOURCE_DIR"/tools/scvae-*.cpp; do
-        t=${f##*/}; t=${t%.cpp}
+    for f in "$SCVAE_SOURCE_DIR"/tools/scvae-*/main.cpp; do
+        t=${f%/main.cpp}; t=${t##*/}
         n=$((n + 1))
         grep -qx "\.BR $t (1)" <(section PROGRAMS) || fail "$t is not under PROGRAMS"
         grep -q "^\.BR $t (1)" <(section "SEE ALSO") || fail "$t is not under SEE ALSO"

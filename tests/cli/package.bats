@@ -25,10 +25,10 @@ setup() {
     DEV_DEB=$(compgen -G "$PKG/libscvae-dev_*.deb") || fail "no libscvae-dev .deb: $(cat "$PKG/cpack.log")"
 }
 
-# tools: the programs of tools/, one per source file
+# tools: the programs of tools/, one per folder
 tools() {
     local f
-    for f in "$SCVAE_SOURCE_DIR"/tools/scvae-*.cpp; do f=${f##*/}; echo "${f%.cpp}"; done
+    for f in "$SCVAE_SOURCE_DIR"/tools/scvae-*/main.cpp; do f=${f%/main.cpp}; echo "${f##*/}"; done
 }
 
 @test "scvae .deb: every program, man page, completion and the default model, in Debian's places" {

@@ -1,10 +1,10 @@
-// Unit tests for lib/src/bytes.h: the byte layer of the binary containers.
+// Unit tests for lib/src/io/bytes.h: the byte layer of the binary containers.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "bytes.h"
+#include "io/bytes.h"
 #include "scvae/error.h"
 
 using namespace scvae;

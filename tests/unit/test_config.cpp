@@ -1,4 +1,4 @@
-// Unit tests of the torch-free model file container and config limits (lib/src/model_file.h, model_config.cpp):
+// Unit tests of the torch-free model file container and config limits (lib/src/model/file.h, config.cpp):
 // what a config may ask for (issue 15), checked before anything is allocated; runs under the sanitizer build too.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model_file.h"
+#include "model/file.h"
 #include "scvae/error.h"
 #include "scvae/io.h"
 #include "scvae/model.h"

@@ -1,7 +1,7 @@
 // Unit tests of scvae/edit.h: edits, traversals, interpolation, source tags and option parsing.
 #include <gtest/gtest.h>
 
-#include "scvae/edit.h"
+#include "scvae-edit/edit_tool.h"
 #include "scvae/error.h"
 
 using namespace scvae;
@@ -140,7 +140,7 @@ TEST(Edit, Interpolate) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("different grids (2x2 vs 1x4)"), std::string::npos);
     }
-    EXPECT_THROW(interpolate_records(a, b, 1), UsageError);
+    EXPECT_THROW(interpolate_records(a, b, 1), InvalidArgument);
 }
 
 TEST(Edit, TagsAndParsing) {

@@ -511,9 +511,9 @@ TEST(ImageErrors, TooLargeRefusedFromHeader) {
 TEST(ImageErrors, UnknownExtension) {
     std::string dir = make_tmpdir();
     Image img = quantised_image(4, 4, 3, 255, 1);
-    expect_message<scvae::UsageError>([&] { scvae::write_image(dir + "/a.gif", img); },
+    expect_message<scvae::InvalidArgument>([&] { scvae::write_image(dir + "/a.gif", img); },
                                       dir + "/a.gif: unknown image extension (use .png, .jpg, .jpeg, .ppm, .pgm, .pnm or .pam)");
-    expect_message<scvae::UsageError>([&] { scvae::write_image(dir + "/noext", img); },
+    expect_message<scvae::InvalidArgument>([&] { scvae::write_image(dir + "/noext", img); },
                                       dir + "/noext: unknown image extension (use .png, .jpg, .jpeg, .ppm, .pgm, .pnm or .pam)");
     EXPECT_TRUE(list_dir(dir).empty());
 }
@@ -544,11 +544,11 @@ TEST(ImageErrors, BadWriteOptions) {
     Image img = quantised_image(4, 4, 3, 255, 1);
     scvae::WriteOptions o;
     o.png_bit_depth = 12;
-    EXPECT_THROW(scvae::encode_image(img, ImageFormat::PNG, o), scvae::UsageError);
+    EXPECT_THROW(scvae::encode_image(img, ImageFormat::PNG, o), scvae::InvalidArgument);
     o = {};
     o.jpeg_quality = 0;
-    EXPECT_THROW(scvae::encode_image(img, ImageFormat::JPEG, o), scvae::UsageError);
-    EXPECT_THROW(scvae::encode_image(img, ImageFormat::Unknown), scvae::UsageError);
+    EXPECT_THROW(scvae::encode_image(img, ImageFormat::JPEG, o), scvae::InvalidArgument);
+    EXPECT_THROW(scvae::encode_image(img, ImageFormat::Unknown), scvae::InvalidArgument);
 }
 
 // ---------------------------------------------------------------------------------------------

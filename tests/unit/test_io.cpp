@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "scvae/cli.h"
+#include "cli.h"
 #include "scvae/error.h"
 #include "scvae/io.h"
 

@@ -17,7 +17,7 @@
 #include "scvae/error.h"
 #include "scvae/io.h"
 #include "scvae/model.h"
-#include "scvae_torch.h"
+#include "model/networks.h"
 
 using namespace scvae;
 
@@ -454,7 +454,7 @@ TEST(Codec, CodesOutOfRangeFromAbsurdWeightsAreAnError) {
 TEST(Codec, UnknownDeviceAndCuda) {
     EXPECT_EQ(parse_device("cpu"), Device::CPU);
     EXPECT_EQ(parse_device("cuda"), Device::CUDA);
-    EXPECT_THROW(parse_device("gpu"), UsageError);
+    EXPECT_THROW(parse_device("gpu"), InvalidArgument);
     if (!torch::cuda::is_available())
         EXPECT_EQ(error_of([] { Codec::init(ModelConfig::preset_config("tiny"), 1, Device::CUDA); }),
                   "CUDA requested but this LibTorch has no CUDA device");
@@ -832,7 +832,7 @@ TEST(Config, PresetsAsSpecified) {
     EXPECT_EQ(tiny.K, 32);
     EXPECT_EQ(tiny.steps, 4);
     EXPECT_EQ(ModelConfig::preset_config("paper-f256").d(), 8);
-    EXPECT_THROW(ModelConfig::preset_config("huge"), UsageError);
+    EXPECT_THROW(ModelConfig::preset_config("huge"), InvalidArgument);
 }
 
 TEST(Config, PartialJsonStartsFromThePreset) {

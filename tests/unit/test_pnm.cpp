@@ -206,7 +206,7 @@ TEST(Pnm, WriteByExtension) {
     EXPECT_EQ(scvae::read_image(dir + "/g.pgm").data, gray.data);
     EXPECT_EQ(read_bytes(dir + "/a.pam")[1], '7');
     EXPECT_EQ(scvae::read_image(dir + "/a.pam").data, rgb.data);
-    EXPECT_THROW(scvae::write_image(dir + "/a.pbm", gray), scvae::UsageError);
+    EXPECT_THROW(scvae::write_image(dir + "/a.pbm", gray), scvae::InvalidArgument);
     for (const char* f : {"a.ppm", "g.pgm", "a.pam"}) std::remove((dir + "/" + f).c_str());
     rmdir(dir.c_str());
 }

@@ -240,7 +240,7 @@ TEST(Noise, DeterministicClippedAndScaled) {
 TEST(Method, Parse) {
     EXPECT_EQ(parse_segment_method("kmeans"), SegmentMethod::KMeans);
     EXPECT_EQ(parse_segment_method("spectral"), SegmentMethod::Spectral);
-    EXPECT_THROW(parse_segment_method("watershed"), UsageError);
+    EXPECT_THROW(parse_segment_method("watershed"), InvalidArgument);
 }
 
 TEST(Segment, ClassPaletteIsDistinctAndWritesAPalettePng) {

@@ -7,7 +7,7 @@
 #include "scvae/dataset.h"
 #include "scvae/error.h"
 #include "scvae/train.h"
-#include "scvae_torch.h"
+#include "model/networks.h"
 
 namespace fs = std::filesystem;
 using namespace scvae;

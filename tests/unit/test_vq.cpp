@@ -8,7 +8,7 @@
 #include <set>
 
 #include "scvae/error.h"
-#include "scvae_torch.h"
+#include "model/networks.h"
 
 namespace fs = std::filesystem;
 using namespace scvae;

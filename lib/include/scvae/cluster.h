@@ -108,27 +108,4 @@ std::string find_source_image(const std::string& source, const std::string& dir,
 // OpenMP / FAISS threads (n <= 0: available_cpus()).
 void set_faiss_threads(int n);
 
-// ---- scvae-cluster ----
-struct ClusterOptions {
-    std::vector<std::string> inputs{"-"};
-    std::string output = "-";
-    bool tsv = false;
-    KMeansOptions kmeans;
-    bool k_given = false;
-    size_t max_points = 0;        // training sample size; 0 = min(all, 256 * k)
-    std::string save_centroids;   // write the trained centroids here
-    std::string centroids;        // assign with these centroids instead of training
-    std::string mosaic;           // Figure 7 mosaic PNG
-    int rows = 0;                 // mosaic rows (clusters); 0 = every non-empty cluster
-    int per_row = 16;             // patches per mosaic row
-    int patch_scale = 0;          // integer zoom of each patch; 0 = enough to make patches >= 16 px
-    std::string images_dir;       // where to look for the source images
-    bool verbose = false;         // progress and statistics on stderr
-    int threads = 0;              // OpenMP/BLAS threads; 0 = available_cpus()
-    std::string distances = "auto";  // distance products: "dense" (BLAS), "sparse" (over the nonzeros) or "auto"
-};
-
-// Runs scvae-cluster; returns the exit code.
-int cluster_main(const ClusterOptions& opt);
-
 }  // namespace scvae

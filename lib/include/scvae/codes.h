@@ -105,6 +105,10 @@ public:
 
 private:
     struct State;
+    // One record of each encoding, the first byte still unread; `first`: the stream's first record.
+    void read_json(CodeRecord& rec, bool first);
+    void read_binary(CodeRecord& rec, bool first);
+    [[noreturn]] void io_error();
     FILE* f_;
     std::string name_;
     size_t count_ = 0;

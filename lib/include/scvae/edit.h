@@ -1,5 +1,4 @@
-// scvae/edit.h - editing, traversing and interpolating sparse codes (section 5.2 of the paper);
-// the program scvae-edit as library functions.
+// scvae/edit.h - editing, traversing and interpolating sparse codes (section 5.2 of the paper).
 //
 // Every emitted record keeps the model identity (fingerprint, n, K, d), grid, image size and padding of its
 // input, so `scvae-edit ... | scvae-decode` works. After an edit the CSR part is rebuilt from the dense
@@ -29,18 +28,11 @@ struct GridPos {
     uint32_t row = 0, col = 0;
 };
 
-// "17=0.5" -> {op, 17, 0.5}, "top1=0.5" -> {op, top 1, 0.5}; throws UsageError("--set: expected ATOM=VALUE ...").
-AtomEdit parse_atom_edit(const std::string& option, EditOp op, const std::string& spec);
-// An ATOM argument: an index ("17") or "topN" (N >= 1), the N-th most used atom of each record. Sets exactly
-// one of atom and top; throws UsageError.
-void parse_atom(const std::string& option, const std::string& text, uint32_t& atom, uint32_t& top);
 // The N-th (from 1) most used atom of a record: the most grid positions with a non-zero component, ties to the
 // lower index. Throws Error("topN: the record uses only M atoms").
 uint32_t most_used_atom(const CodeRecord& rec, uint32_t n);
 // `edits` with every "topN" replaced by that record's atom.
 std::vector<AtomEdit> resolve_top_atoms(const std::vector<AtomEdit>& edits, const CodeRecord& rec);
-// "2,3" -> {2, 3}; throws UsageError.
-GridPos parse_grid_pos(const std::string& spec);
 
 // Short text of edits for source names: "set17=0.5,add3=-1@2,3".
 std::string edits_tag(const std::vector<AtomEdit>& edits, const std::vector<GridPos>& at);
@@ -62,26 +54,5 @@ std::vector<CodeRecord> traverse_record(const CodeRecord& rec, uint32_t atom, do
 // model (fingerprint, n, K, d) and have the same grid; image size and padding are a's. Sources are a's, tagged
 // "interp(B)=T" with B the stem of b's source. Throws Error naming the mismatch.
 std::vector<CodeRecord> interpolate_records(const CodeRecord& a, const CodeRecord& b, int steps);
-
-struct EditOptions {
-    std::vector<std::string> inputs;  // code streams, "-" = stdin (default)
-    std::string output = "-";
-    bool json = false;
-    bool half = false;
-    std::vector<AtomEdit> edits;  // in command-line order
-    std::vector<GridPos> at;      // empty: every grid position
-    bool traverse = false;
-    uint32_t traverse_atom = 0;
-    uint32_t traverse_top = 0;  // > 0: --traverse topN
-    double from = 0, to = 0;
-    bool interpolate = false;
-    std::string interp_a, interp_b;  // record index (0-based) of the input, or PATH / PATH:INDEX of a code stream
-    int steps = 8;
-};
-
-// Pulls "--interpolate A B" (two values) out of argv before cxxopts sees it. Returns the remaining arguments.
-std::vector<std::string> extract_interpolate(const std::vector<std::string>& args, EditOptions& opt);
-
-int edit_main(const EditOptions& opt);
 
 }  // namespace scvae

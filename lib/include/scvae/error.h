@@ -1,7 +1,12 @@
-// scvae/error.h - the two kinds of failure every scvae tool maps to an exit code.
+// scvae/error.h - the failures the library reports.
 //
-//   scvae::Error       data or runtime error (bad file, corrupt stream, I/O)  -> exit 1
-//   scvae::UsageError  wrong command line (unknown option, bad value)          -> exit 2
+//   scvae::Error            data or runtime error (bad file, corrupt stream, I/O)   -> a tool exits 1
+//   scvae::InvalidArgument  a caller's argument is out of its domain (an unknown     -> a tool exits 2
+//                           preset, a JPEG quality of 0, an image name with no known
+//                           extension). Not an Error: a loop that skips bad data
+//                           (catch Error) still stops on a bad argument.
+//
+// The tools add UsageError (tools/common/cli.h), an InvalidArgument, for their command lines.
 //
 // The message carries the context ("photo.jpg: not a PNG, JPEG or netpbm file",
 // "codes.scv: record 3: checksum mismatch"); the tool prefixes its own name.
@@ -17,8 +22,8 @@ struct Error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+struct InvalidArgument : std::invalid_argument {
+    using std::invalid_argument::invalid_argument;
 };
 
 // "name: reason", the common shape of a data error.

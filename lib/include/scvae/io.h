@@ -3,10 +3,46 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstddef>
 #include <string>
 #include <vector>
 
 namespace scvae {
+
+// The program name that prefixes messages ("scvae-encode"; "scvae" until set), and a message on stderr:
+// "<program>: <message>" (stdout is flushed first, so that the two keep their order on a terminal).
+void set_program_name(const std::string& name);
+const std::string& program_name();
+void warn(const std::string& message);
+
+// Progress of a long run on stderr. On a terminal a live line is rewritten in place ("<program>: 12/40 images",
+// or any text through show()); message() prints a line of its own. Nothing at all when quiet.
+class Progress {
+public:
+    // `what` and `total` are for count(): "12/40 images" (a plain "12 images" when total is 0 or exceeded).
+    explicit Progress(bool quiet, std::string what = "", size_t total = 0);
+    ~Progress();
+    Progress(const Progress&) = delete;
+    Progress& operator=(const Progress&) = delete;
+    // Whether a live line shows: not quiet, and stderr is a terminal.
+    bool live() const { return live_; }
+    void count(size_t done);
+    // Rewrites the live line as "<program>: <text>", at most five times a second unless `force`.
+    void show(const std::string& text, bool force = false);
+    // "<program>: <text>" on a line of its own (ending the live line first).
+    void message(const std::string& text);
+    // Ends the live line (a newline after it), if one is showing.
+    void end_line();
+
+private:
+    bool quiet_, live_, shown_ = false;
+    std::string what_;
+    size_t total_;
+    double last_ = -1;  // seconds (steady clock) of the last show()
+};
+
+// scvae's version, "0.1.0" (project(VERSION) in CMakeLists.txt).
+std::string version_string();
 
 // Name shown in messages for a path: "-" becomes "<stdin>" or "<stdout>".
 std::string display_name(const std::string& path, bool output = false);
@@ -69,11 +105,6 @@ std::string input_names(const std::vector<std::string>& inputs);
 // True when fd refers to a terminal.
 bool is_terminal(int fd);
 
-// Refuses binary output to a terminal, as gzip does: throws UsageError with a hint to use --json or -o.
-void refuse_binary_to_terminal(const std::string& out_path);
-// The same for other binary data: "refusing to write <what> to a terminal; <hint>".
-void refuse_binary_to_terminal(const std::string& out_path, const std::string& what, const std::string& hint);
-
 // Flushes and closes stdout, turning a write error (full disk, closed pipe) into an Error.
 void finish_stdout();
 
@@ -96,11 +127,5 @@ bool is_regular_file(const std::string& path);
 // Reads a list of paths, one per line (blank lines and lines starting with '#' skipped); "-" = stdin.
 std::vector<std::string> read_list_file(const std::string& path);
 
-// Parses "I/N" (0 <= I < N) for --shard; throws UsageError.
-struct Shard {
-    int index = 0;
-    int count = 1;
-};
-Shard parse_shard(const std::string& spec);
 
 }  // namespace scvae

@@ -136,36 +136,3 @@ struct MeanStd {
 MeanStd mean_std(const std::vector<double>& v);
 
 }  // namespace scvae
-
-// ---- the program scvae-metrics as a library function (modes and output: man/scvae-metrics.1) ----
-namespace scvae {
-
-struct MetricsOptions {
-    std::vector<std::string> inputs;  // REF DIST (folders or image files); PRED GT with `masks`; REF with `codes`
-    std::string ref_list, dist_list;  // two list files (one path per line), paired by line
-    std::string codes;                // code stream: statistics alone, or decoded and compared with REF
-    bool masks = false;               // IoU/Dice of binary masks instead of image quality
-    std::string model;                // for decoding `codes` ("" = default_model_path())
-    bool force = false;               // decode codes of another model with the same n, K, d
-    std::string device = "cpu";
-    std::string lpips_model, fid_model;  // user-supplied TorchScript networks
-    std::vector<std::string> metrics;    // subset of psnr,mse,ssim,ms_ssim (empty = all)
-    bool tsv = false;
-    bool summary = false;  // one human-readable line (Table 1 style) instead of JSON
-    std::string check;     // "psnr>=30,ssim>=0.9"
-    std::string output = "-";
-    int threads = 0;
-};
-
-// A parsed --check condition.
-struct MetricCheck {
-    std::string metric;
-    std::string op;  // ">=", "<=", ">", "<", "=="
-    double value = 0;
-};
-std::vector<MetricCheck> parse_checks(const std::string& spec);  // throws UsageError
-bool check_passes(const MetricCheck& c, double value);
-
-int metrics_main(const MetricsOptions& opt);
-
-}  // namespace scvae

@@ -1,7 +1,7 @@
 // scvae/model.h - the SC-VAE model as the tools see it, without LibTorch headers.
 //
 // ModelConfig is the whole architecture (readable JSON inside every model file). Codec loads a model file
-// and turns images into code records and back. The LibTorch modules live in lib/src/ (scvae_torch.h);
+// and turns images into code records and back. The LibTorch modules live in lib/src/model/ (networks.h);
 // only files that train or run the networks include them.
 #pragma once
 
@@ -47,7 +47,7 @@ struct ModelConfig {
     static ModelConfig from_json(const nlohmann::json& j);  // throws Error on bad fields
     void validate() const;                                   // throws Error on impossible values
     // Presets: paper-f8, paper-f16, paper-f64, paper-f256, cpu-f8 (default model), tiny (tests).
-    static ModelConfig preset_config(const std::string& name);  // throws UsageError for an unknown name
+    static ModelConfig preset_config(const std::string& name);  // throws InvalidArgument for an unknown name
     static std::vector<std::string> preset_names();
 };
 
@@ -63,13 +63,13 @@ struct TensorShape {
 std::vector<TensorShape> expected_tensors(const ModelConfig& cfg);
 
 enum class Device { CPU, CUDA };
-Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws UsageError
+Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws InvalidArgument
 
 // Sets LibTorch's intra-op threads (and OpenMP/OpenBLAS); n <= 0 means available_cpus().
 void set_threads(int n);
 
 // Makes the calling thread run LibTorch operations on itself alone (one intra-op thread), for a thread that runs
-// Codec calls beside other such threads (image-level parallelism; see WorkerPool in codec_tools.cpp). Call it
+// Codec calls beside other such threads (image-level parallelism; see WorkerPool in tools/common/worker_pool.h). Call it
 // when the thread starts, before any other thread of the pool computes: LibTorch's per-thread set-up clears
 // shared caches. After set_threads(1) in the main thread.
 void init_worker_thread();

@@ -2,6 +2,8 @@
 // interpolation as one figure, Figures 5 and 6 of the paper).
 #pragma once
 
+#include <array>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,30 @@ Image add_header(const Image& img, const std::vector<std::string>& lines, int sc
 // "Nice" tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi], about `target` of them,
 // every one inside [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int target);
+
+// A line plot: panels stacked over a shared x axis, a title, one legend line for the named series.
+struct PlotSeries {
+    std::string name;                // legend text ("": not in the legend)
+    std::vector<double> x, y;        // a non-finite y (or y <= 0 on a log axis) breaks the line
+    std::array<float, 3> colour{0, 0, 0};
+    int width = 2;                   // line width in pixels
+    bool dots = false;               // a 7x7 square at each point
+};
+struct PlotPanel {
+    std::string label;               // above the panel
+    bool log_y = false;              // log10 y axis
+    double y_min = NAN, y_max = NAN; // a fixed y range (values outside are drawn at its edge); NaN: from the data
+    std::vector<PlotSeries> series;
+};
+struct LinePlot {
+    int width = 960, height = 720;
+    std::string title, x_label;
+    bool integer_x = false;          // x ticks at whole numbers only
+    bool x_from_zero = false;        // the x axis starts at 0 (else at the smallest x)
+    std::vector<PlotPanel> panels;
+};
+// Draws it: labelled ticks and grid lines on both axes, RGB. Throws Error for a picture too small to hold it.
+Image plot_lines(const LinePlot& plot);
 
 // One point of a training curve: the step, the total loss and the PSNR in dB (NaN when unknown).
 struct CurvePoint {

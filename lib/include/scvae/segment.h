@@ -27,7 +27,7 @@
 namespace scvae {
 
 enum class SegmentMethod { KMeans, Spectral };
-SegmentMethod parse_segment_method(const std::string& s);  // "kmeans" | "spectral"; throws UsageError
+SegmentMethod parse_segment_method(const std::string& s);  // "kmeans" | "spectral"; throws InvalidArgument
 std::string to_string(SegmentMethod m);
 
 constexpr double kDefaultBndConThreshold = 1.1774100225154747;  // sqrt(2 ln 2)
@@ -68,7 +68,7 @@ Segmentation finish_segmentation(std::vector<int> labels, int grid_h, int grid_w
 // s = the median of the pairwise distances (i != j; if that is 0, the mean; if that is 0 too, W = 1), W_ii = 0;
 // L = I - D^-1/2 W D^-1/2; the eigenvectors of the `dims` smallest eigenvalues of L (LAPACK dsyevr, float64),
 // each row normalised to unit length. Returns n x dims row-major. Implemented with LibTorch
-// (lib/src/torch_spectral.cpp); the declaration is torch-free.
+// (lib/src/segment/spectral.cpp); the declaration is torch-free.
 std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims);
 
 // Segments one record's grid (its dense codes): k-means or spectral clustering, then finish_segmentation.
@@ -103,25 +103,5 @@ CodeRecord pixel_record(const Image& img, int cell, const std::string& name);
 // Adds i.i.d. Gaussian noise N(0, sigma^2) on the [0,1] scale to every colour channel (not alpha), clipped to
 // [0,1]; deterministic for a given seed.
 void add_gaussian_noise(Image& img, double sigma, uint64_t seed);
-
-// ---- scvae-segment ----
-struct SegmentToolOptions {
-    std::vector<std::string> inputs;  // code streams (default stdin), or images with --model
-    std::string model;                // encode images with this model
-    SegmentOptions seg;
-    bool k_given = false;
-    std::string output;       // -o: the mask (spectral) or label map (kmeans)
-    std::string labels;       // --labels: label maps
-    std::string mask;         // --mask: foreground masks
-    std::string overlay;      // --overlay
-    std::string images_dir;   // --images
-    double noise = 0;         // --noise sigma ([0,1] scale), images only
-    int pixels = 0;           // --pixels CELL: segment the images' raw CELL x CELL patches (no model)
-    int threads = 0;
-    int batch = 1;            // images encoded per Codec call
-};
-
-// Runs scvae-segment (implemented in lib/src/torch_spectral.cpp, as it drives the Codec); returns the exit code.
-int segment_main(const SegmentToolOptions& opt);
 
 }  // namespace scvae

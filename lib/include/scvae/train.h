@@ -1,5 +1,5 @@
-// scvae/train.h - scvae-train: training SC-VAE from the shell, on one process or data-parallel over many.
-// No LibTorch headers here; the loop lives in lib/src/torch_train.cpp.
+// scvae/train.h - training SC-VAE (a run folder, resumable), on one process or data-parallel over many.
+// No LibTorch headers here; the loop lives in lib/src/train/train.cpp.
 #pragma once
 
 #include <cstdint>
@@ -67,24 +67,11 @@ struct TrainOptions {
 };
 
 // Fills the distributed fields from the torchrun/Slurm environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE,
-// RANK, LOCAL_RANK; SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID as fall-backs). Throws UsageError for bad values.
+// RANK, LOCAL_RANK; SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID as fall-backs). Throws InvalidArgument for bad values.
 void distributed_from_env(TrainOptions& opt);
 
-// How many local data-parallel processes a run on this machine uses: --procs when given; otherwise, for a
-// CPU run outside torchrun/Slurm without --threads, one process per CPU (at most 8), reduced until it divides
-// the batch; 1 when stdin is an input (--files-from -). A resumed run uses the count it was started with.
-// `cpus` is the number of CPUs this process may use.
-int local_procs(const TrainOptions& opt, int cpus);
-
-// When the run should be split over N > 1 local processes, starts them (this program again, with WORLD_SIZE,
-// RANK, LOCAL_RANK, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT in their environment, and the batch and
-// threads divided by N on their command line), forwards SIGINT/SIGTERM/SIGHUP to them, waits, and returns the
-// exit status (that of the first rank that failed, after stopping the others). Returns -1 when the run stays
-// in this process (always so for a TrainOptions without argv and procs <= 1, as a library caller's).
-int launch_local_procs(const TrainOptions& opt);
-
 // Runs a training (or resumes one). Returns the exit status (0; 1 after an interrupted run that wrote its
-// checkpoint is still 0 - a clean stop). Throws Error / UsageError.
+// checkpoint is still 0 - a clean stop). Throws Error (InvalidArgument for options that do not fit).
 int train_main(const TrainOptions& opt);
 
 }  // namespace scvae
