@@ -802,9 +802,8 @@ Image to_channels(const Image& src, int channels) {
 
 namespace {
 
-// The (zeroed) result of resizing `img` to width x height: its channels and bit depth.
-Image resized_like(const Image& img, int width, int height) {
-    check_resize(img, width, height, "resize");
+// A zeroed width x height image with the channels and bit depth of `img`.
+Image blank_like(const Image& img, int width, int height) {
     Image out;
     out.width = width;
     out.height = height;
@@ -817,8 +816,9 @@ Image resized_like(const Image& img, int width, int height) {
 }  // namespace
 
 Image resize_bilinear(const Image& img, int width, int height) {
-    Image out = resized_like(img, width, height);
+    check_resize(img, width, height, "resize");
     if (width == img.width && height == img.height) return img;
+    Image out = blank_like(img, width, height);
     auto xt = bilinear_taps(img.width, width);
     auto yt = bilinear_taps(img.height, height);
     switch (img.channels) {
@@ -831,8 +831,9 @@ Image resize_bilinear(const Image& img, int width, int height) {
 }
 
 Image resize_nearest(const Image& img, int width, int height) {
-    Image out = resized_like(img, width, height);
+    check_resize(img, width, height, "resize");
     if (width == img.width && height == img.height) return img;
+    Image out = blank_like(img, width, height);
     // torch's "nearest": src = floor(dst * src_size / dst_size).
     std::vector<int> xs(width);
     for (int x = 0; x < width; ++x)
@@ -854,12 +855,7 @@ Image crop(const Image& img, int x, int y, int width, int height) {
         throw Error("crop " + std::to_string(width) + "x" + std::to_string(height) + "+" + std::to_string(x) + "+" +
                     std::to_string(y) + " lies outside the " + std::to_string(img.width) + "x" +
                     std::to_string(img.height) + " image");
-    Image out;
-    out.width = width;
-    out.height = height;
-    out.channels = img.channels;
-    out.bit_depth = img.bit_depth;
-    out.data.resize(out.pixels() * out.channels);
+    Image out = blank_like(img, width, height);
     const size_t row = static_cast<size_t>(width) * img.channels;
     for (int r = 0; r < height; ++r)
         std::memcpy(out.data.data() + r * row,
