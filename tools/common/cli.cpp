@@ -99,13 +99,35 @@ cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** 
 }
 
 int parse_int_option(const std::string& option, const std::string& value, int min_value, int max_value) {
+    return static_cast<int>(parse_integer(option, value, min_value, max_value));
+}
+
+
+std::string number_text(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+int64_t parse_integer(const std::string& option, const std::string& value, int64_t lo, int64_t hi) {
     char* end = nullptr;
     errno = 0;
-    long v = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || errno == ERANGE || v < min_value || v > max_value)
-        throw UsageError(option + ": expected an integer in [" + std::to_string(min_value) + ", " +
-                         std::to_string(max_value) + "], got '" + value + "'");
-    return static_cast<int>(v);
+    const long long v = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+        throw UsageError(option + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                         "], got '" + value + "'");
+    return v;
+}
+
+double parse_number(const std::string& option, const std::string& value, double lo, double hi) {
+    const double v = parse_double_option(option, value);
+    if (v < lo || v > hi) {
+        const std::string range = std::isinf(hi)   ? ">= " + number_text(lo)
+                                  : std::isinf(lo) ? "<= " + number_text(hi)
+                                                   : "in [" + number_text(lo) + ", " + number_text(hi) + "]";
+        throw UsageError(option + ": expected a number " + range + ", got '" + value + "'");
+    }
+    return v;
 }
 
 double parse_double_option(const std::string& option, const std::string& value) {

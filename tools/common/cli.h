@@ -13,6 +13,7 @@
 // as "<tool>: <message>".
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -57,6 +58,11 @@ cxxopts::ParseResult parse_or_usage(cxxopts::Options& options, int argc, char** 
 // Parses "--threads" style integers etc. with a clear UsageError ("--threads: expected a positive integer, got 'x'").
 int parse_int_option(const std::string& option, const std::string& value, int min_value, int max_value);
 double parse_double_option(const std::string& option, const std::string& value);
+// The same over int64 (the option table's integers), and a number within [lo, hi] ("expected a number >= 0").
+int64_t parse_integer(const std::string& option, const std::string& value, int64_t lo, int64_t hi);
+double parse_number(const std::string& option, const std::string& value, double lo, double hi);
+// A number as messages and --help show it ("%g": 0.0001, 1e-08).
+std::string number_text(double v);
 
 // Refuses binary output to a terminal, as gzip does: throws UsageError with a hint to use --json or -o.
 void refuse_binary_to_terminal(const std::string& out_path);

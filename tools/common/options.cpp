@@ -2,12 +2,6 @@
 // --help; the table owns the types, the defaults and the checks.
 #include "options.h"
 
-#include <cerrno>
-#include <cinttypes>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-
 namespace scvae {
 
 namespace {
@@ -17,34 +11,7 @@ std::string long_of(const std::string& names) {
     return comma == std::string::npos ? names : names.substr(comma + 1);
 }
 
-std::string number_text(double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-}
-
 }  // namespace
-
-int64_t parse_integer(const std::string& option, const std::string& value, int64_t lo, int64_t hi) {
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || errno == ERANGE || v < lo || v > hi)
-        throw UsageError(option + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                         "], got '" + value + "'");
-    return v;
-}
-
-double parse_number(const std::string& option, const std::string& value, double lo, double hi) {
-    const double v = parse_double_option(option, value);
-    if (v < lo || v > hi) {
-        const std::string range = std::isinf(hi)   ? ">= " + number_text(lo)
-                                  : std::isinf(lo) ? "<= " + number_text(hi)
-                                                   : "in [" + number_text(lo) + ", " + number_text(hi) + "]";
-        throw UsageError(option + ": expected a number " + range + ", got '" + value + "'");
-    }
-    return v;
-}
 
 OptionTable::OptionTable(std::string tool, std::string description)
     : tool_(std::move(tool)), description_(std::move(description)) {}
@@ -162,14 +129,6 @@ OptionTable& OptionTable::positional(const std::string& usage_name, std::vector<
 OptionTable& OptionTable::message_name(const std::string& name) {
     options_.back().label = name;
     return *this;
-}
-
-std::vector<std::string> OptionTable::long_names() const {
-    std::vector<std::string> names;
-    for (const auto& o : options_) names.push_back("--" + o.long_name);
-    names.push_back("--help");
-    names.push_back("--version");
-    return names;
 }
 
 void OptionTable::parse(int argc, char** argv) {

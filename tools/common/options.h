@@ -77,8 +77,6 @@ public:
     // Whether an option was on the command line, by long name ("inputs" for positional arguments).
     bool given(const std::string& long_name) const { return given_.count(long_name) > 0; }
     const std::set<std::string>& given() const { return given_; }
-    // The options in the order of --help, as "--long" names.
-    std::vector<std::string> long_names() const;
 
 private:
     struct Option {
@@ -96,10 +94,6 @@ private:
     std::string positional_name_;
     std::set<std::string> given_;
 };
-
-// Value parsers with the table's messages, for tools that parse values outside a table (an option's sub-fields).
-int64_t parse_integer(const std::string& option, const std::string& value, int64_t lo, int64_t hi);
-double parse_number(const std::string& option, const std::string& value, double lo, double hi);
 
 // The options several tools share, worded once.
 namespace common {
