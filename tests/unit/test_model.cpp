@@ -247,6 +247,47 @@ TEST(Network, TinyAndCpuShapes) {
     }
 }
 
+// Without autograd the networks take a faster path (channels-last layout, the upsampling convolution in
+// sub-pixel form, in-place activations); it must compute the same function as the path training uses, and it
+// must follow the weights when they change (the sub-pixel weights are derived from the 3x3 ones).
+TEST(Network, InferencePathMatchesTrainingPath) {
+    for (std::string name : {"tiny", "cpu-f8"}) {
+        auto cfg = ModelConfig::preset_config(name);
+        torch::manual_seed(3);
+        SCVAE net(cfg);
+        for (auto& p : net->parameters()) p.requires_grad_(false);
+        const int f = cfg.factor();
+        auto x = torch::rand({2, 3, 3 * f, 5 * f}) * 2 - 1;  // odd grid sizes: every border case of the phases
+        auto compare = [&](const char* when) {
+            torch::Tensor plain_latent, plain_image, fast_latent, fast_image;
+            {
+                torch::AutoGradMode on(true);  // the training path (nothing requires a gradient: no graph)
+                plain_latent = net->encoder->forward(x);
+                plain_image = net->decoder->forward(plain_latent);
+            }
+            {
+                c10::InferenceMode guard;
+                fast_latent = net->encoder->forward(x);
+                fast_image = net->decoder->forward(plain_latent);
+            }
+            EXPECT_TRUE(fast_latent.is_contiguous(torch::MemoryFormat::ChannelsLast)) << name;
+            EXPECT_EQ(fast_image.sizes(), plain_image.sizes()) << name;
+            const double scale = plain_image.abs().max().item<double>();
+            EXPECT_GT(scale, 0.01) << name;
+            EXPECT_LT((fast_latent - plain_latent).abs().max().item<double>(),
+                      1e-4 * plain_latent.abs().max().item<double>()) << name << " " << when;
+            EXPECT_LT((fast_image - plain_image).abs().max().item<double>(), 1e-4 * scale) << name << " " << when;
+        };
+        compare("at init");
+        {  // a weight change (as an optimiser step makes) must reach the sub-pixel weights
+            torch::NoGradGuard ng;
+            for (auto& item : net->decoder->named_parameters())
+                if (item.key().find("conv.weight") != std::string::npos) item.value().mul_(-1.5);
+        }
+        compare("after a weight change");
+    }
+}
+
 TEST(Network, PaperPresetsBuildWithVQGANSizes) {
     torch::NoGradGuard ng;
     std::map<std::string, int> d = {{"paper-f8", 3}, {"paper-f16", 4}, {"paper-f64", 6}, {"paper-f256", 8}};
