@@ -2,7 +2,7 @@
 """pytorch_ref.py - the SC-VAE of an scvae model file, written in PyTorch (Python), for side-by-side timing.
 
     python3 bench/pytorch_ref.py MODEL.scvm [--size 256] [--images 16] [--threads 2] [--train-batch 4]
-                                 [--train-steps 3] [--check CODES_IMAGE.png RECON.png]
+                                 [--train-steps 3]
 
 Takes the network from python/scvae_torch.py (the PyTorch rebuild of lib/src/model/networks.cpp that `scvae-model
 export` uses: VQGAN encoder/decoder of the paper's Table 4, Learned
@@ -32,20 +32,20 @@ def encode_codes(net, x):
     """Encoder + LISTA on an input already in [-1, 1] and a multiple of 2^d (what scvae-encode times)."""
     lat = net.encoder(x)
     B, n, h, w = lat.shape
-    return net.lista(lat.permute(0, 2, 3, 1).reshape(B * h * w, n)).reshape(B, h, w, -1)
+    return net.latent(lat.permute(0, 2, 3, 1).reshape(B * h * w, n)).reshape(B, h, w, -1)
 
 
 def decode_codes(net, z):
     B, h, w, K = z.shape
-    lat = (z.reshape(B * h * w, K) @ net.lista.D.t()).reshape(B, h, w, -1).permute(0, 3, 1, 2).contiguous()
+    lat = (z.reshape(B * h * w, K) @ net.latent.D.t()).reshape(B, h, w, -1).permute(0, 3, 1, 2).contiguous()
     return net.decoder(lat)
 
 
 def forward(net, x):
     lat = net.encoder(x)
     B, n, h, w = lat.shape
-    z = net.lista(lat.permute(0, 2, 3, 1).reshape(B * h * w, n))
-    lat_hat = (z @ net.lista.D.t()).reshape(B, h, w, n).permute(0, 3, 1, 2).contiguous()
+    z = net.latent(lat.permute(0, 2, 3, 1).reshape(B * h * w, n))
+    lat_hat = (z @ net.latent.D.t()).reshape(B, h, w, n).permute(0, 3, 1, 2).contiguous()
     return net.decoder(lat_hat), lat, lat_hat, z
 
 

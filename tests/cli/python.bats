@@ -220,3 +220,15 @@ print("ok")
 PY
     assert_output "ok"
 }
+
+@test "bench/pytorch_ref.py (the PyTorch side of bench/compare-pytorch.sh) times a model and prints one JSON document" {
+    if ! "$PY" -c 'import torch' 2>/dev/null; then
+        skip "$PY cannot import torch (install Debian's python3-torch to run this test)"
+    fi
+    run -0 --separate-stderr "$PY" "$SCVAE_SOURCE_DIR/bench/pytorch_ref.py" "$TINY" --size 32 --images 2 --threads 1 \
+        --train-batch 2 --train-steps 1
+    echo "$output" | jq -e '(.size == 32) and (.images == 2) and (.threads == 1) and (.train_batch == 2)
+        and (.config.K == 32) and (.config.d == 2)
+        and ([.encode_s, .decode_s, .encode_decode_s, .train_step_s, .train_images_per_s] | all(. > 0))
+        and (.encode_decode_s == .encode_s + .decode_s)'
+}

@@ -1,6 +1,7 @@
 // networks.cpp - the LibTorch modules of SC-VAE: the fixed DCT dictionary, ISTA/FISTA, Learned ISTA,
 // the VQGAN-style encoder/decoder of the paper's Table 4, the whole SC-VAE and its loss (Eq. (5)).
 #include <cmath>
+#include <mutex>
 #include <numeric>
 
 #include "scvae/error.h"
@@ -305,20 +306,28 @@ struct UpsampleImpl : torch::nn::Module {
     }
     torch::Tensor subpixel(const torch::Tensor& x) {
         const auto& w = convm->weight;  // O x I x 3 x 3
-        if (!phase_w.defined() || phase_version != w._version() || phase_w.device() != w.device()) {
-            // R[a]: 2 x 3, which of the 3 taps of the upsampled grid fall on each of the 2 input taps of phase a
-            auto R0 = torch::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 1.f}, w.options()).reshape({2, 3});
-            auto R1 = torch::tensor({1.f, 1.f, 0.f, 0.f, 0.f, 1.f}, w.options()).reshape({2, 3});
-            std::vector<torch::Tensor> phases;  // (a, b) = (0,0), (0,1), (1,0), (1,1)
-            for (const auto& Ra : {R0, R1})
-                for (const auto& Rb : {R0, R1}) phases.push_back(torch::einsum("pk,oikl,ql->oipq", {Ra, w, Rb}));
-            phase_w = torch::cat(phases, 0).contiguous(torch::MemoryFormat::ChannelsLast);  // 4O x I x 2 x 2
-            phase_b = convm->bias.repeat({4});
-            phase_version = w._version();
+        torch::Tensor pw, pb;
+        {
+            // The tools' image workers share one network: the derived weights are made under a lock and used
+            // through local references.
+            std::lock_guard<std::mutex> lock(phase_mutex);
+            if (!phase_w.defined() || phase_version != w._version() || phase_w.device() != w.device()) {
+                // R[a]: 2 x 3, which of the 3 taps of the upsampled grid fall on each of the 2 input taps of phase a
+                auto R0 = torch::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 1.f}, w.options()).reshape({2, 3});
+                auto R1 = torch::tensor({1.f, 1.f, 0.f, 0.f, 0.f, 1.f}, w.options()).reshape({2, 3});
+                std::vector<torch::Tensor> phases;  // (a, b) = (0,0), (0,1), (1,0), (1,1)
+                for (const auto& Ra : {R0, R1})
+                    for (const auto& Rb : {R0, R1}) phases.push_back(torch::einsum("pk,oikl,ql->oipq", {Ra, w, Rb}));
+                phase_w = torch::cat(phases, 0).contiguous(torch::MemoryFormat::ChannelsLast);  // 4O x I x 2 x 2
+                phase_b = convm->bias.repeat({4});
+                phase_version = w._version();
+            }
+            pw = phase_w;
+            pb = phase_b;
         }
         const int64_t B = x.size(0), H = x.size(2), W = x.size(3), O = w.size(0);
         auto xp = F::pad(x, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kConstant).value(0));
-        auto y = F::conv2d(xp, phase_w, F::Conv2dFuncOptions().bias(phase_b));  // B x 4O x (H+1) x (W+1)
+        auto y = F::conv2d(xp, pw, F::Conv2dFuncOptions().bias(pb));  // B x 4O x (H+1) x (W+1)
         // output (2i+a, 2j+b) = phase (a, b) at window (i+a, j+b); assembled channels-last
         auto out = torch::empty({B, O, 2 * H, 2 * W}, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
         auto ov = out.view({B, O, H, 2, W, 2});
@@ -331,6 +340,7 @@ struct UpsampleImpl : torch::nn::Module {
     torch::nn::Conv2d convm{nullptr};
     torch::Tensor phase_w, phase_b;  // the sub-pixel weights, remade when the 3x3 weights change
     int64_t phase_version = -1;
+    std::mutex phase_mutex;
 };
 TORCH_MODULE(Upsample);
 
