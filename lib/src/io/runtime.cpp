@@ -2,6 +2,10 @@
 #include "scvae/runtime.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstdlib>
 
 #include <atomic>
 #include <mutex>
@@ -10,6 +14,24 @@ namespace scvae {
 
 namespace {
 std::atomic<bool> g_enabled{true};
+
+// The heap space that huge pages back (see below): the activations of the tools at 256-512 px fit in it.
+constexpr size_t kHugeHeap = size_t(512) << 20;
+constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
+
+// Grows the heap by kHugeHeap without touching it, asks for transparent huge pages over that range and hands
+// it back to malloc as free top (kept: it is under the trim threshold). Activations then fault in 2 MiB at a
+// time instead of 4 KiB: measured on a 16-image encode, 2.3 -> 1.9-2.0 s wall, with fewer TLB misses too (user
+// time 3.1 -> 2.8 s). Where the kernel does not offer huge pages to madvise (transparent_hugepage=never) this
+// changes nothing. Requires the settings above (no mmap for large blocks), so that the block comes from the heap.
+void reserve_huge_heap() {
+    void* p = std::malloc(kHugeHeap);
+    if (!p) return;
+    const auto begin = (reinterpret_cast<uintptr_t>(p) + kHugePage - 1) & ~(kHugePage - 1);
+    const auto end = (reinterpret_cast<uintptr_t>(p) + kHugeHeap) & ~(kHugePage - 1);
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+    std::free(p);
+}
 std::once_flag g_once;
 bool g_applied = false;
 }  // namespace
@@ -29,6 +51,7 @@ bool tune_allocator() {
         // faulted in afresh (decode at 512 px on two workers: 29 % -> 6 % of the CPU time in the kernel). The
         // blocks are few and large, so the shared lock costs nothing measurable.
         ok = mallopt(M_ARENA_MAX, 1) == 1 && ok;
+        if (ok) reserve_huge_heap();
         g_applied = ok;
     });
     return g_applied;
