@@ -285,6 +285,12 @@ TEST(Network, InferencePathMatchesTrainingPath) {
                 if (item.key().find("conv.weight") != std::string::npos) item.value().mul_(-1.5);
         }
         compare("after a weight change");
+        {  // weights replaced by new storage (as loading into a network may do) must reach them too
+            torch::NoGradGuard ng;
+            for (auto& item : net->decoder->named_parameters())
+                if (item.key().find("conv.weight") != std::string::npos) item.value().set_data(item.value() * 0.5);
+        }
+        compare("after the weights are replaced");
     }
 }
 
