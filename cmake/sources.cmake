@@ -8,7 +8,6 @@ set(SCVAE_TORCH_SOURCES
   lib/src/model/codec.cpp         # Codec: model files <-> the network; encode/decode batches
   lib/src/train/train.cpp         # the training loop, checkpoints, validation
   lib/src/train/dist.cpp          # data-parallel gradient all-reduce over Gloo
-  lib/src/segment/spectral.cpp    # spectral embedding (LibTorch linear algebra) and segment_codes
   lib/src/metrics/perceptual.cpp  # LPIPS / FID feature networks (TorchScript)
 )
 list(TRANSFORM SCVAE_TORCH_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")

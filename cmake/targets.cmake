@@ -10,8 +10,10 @@ macro(scvae_find_dependencies)
   find_package(cxxopts REQUIRED)
   find_package(OpenMP REQUIRED)  # faiss-targets.cmake names OpenMP::OpenMP_CXX without finding it
   find_package(faiss REQUIRED)
-  # LAPACK's dsyevr for the spectral embedding (liblapack-dev, or OpenBLAS's, comes with libfaiss-dev)
+  # BLAS and LAPACK for the spectral embedding (dsyrk, dgemm, dsyevr: liblapack-dev and libblas-dev, or OpenBLAS's,
+  # come with libfaiss-dev)
   find_library(SCVAE_LAPACK NAMES lapack REQUIRED)
+  find_library(SCVAE_BLAS NAMES blas REQUIRED)
 endmacro()
 
 # scvae (libscvae) from the given sources: warnings on, the model paths and version; the caller links LibTorch
@@ -21,7 +23,8 @@ function(scvae_add_library)
   target_include_directories(scvae PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/lib/include>
                              PRIVATE ${PROJECT_SOURCE_DIR}/lib/src)
   target_link_libraries(scvae PUBLIC nlohmann_json::nlohmann_json faiss PNG::PNG JPEG::JPEG ZLIB::ZLIB
-                        Threads::Threads $<BUILD_INTERFACE:${SCVAE_LAPACK}> $<INSTALL_INTERFACE:lapack>)
+                        Threads::Threads $<BUILD_INTERFACE:${SCVAE_LAPACK}> $<BUILD_INTERFACE:${SCVAE_BLAS}>
+                        $<INSTALL_INTERFACE:lapack> $<INSTALL_INTERFACE:blas>)
   # warnings on every file, the LibTorch ones included (LibTorch's headers are system headers: quiet)
   target_compile_options(scvae PRIVATE -Wall -Wextra -Wno-deprecated-declarations)
   target_compile_definitions(scvae PRIVATE

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <numeric>
+#include <random>
+#include <algorithm>
 
 #include "scvae/error.h"
 #include "scvae/image.h"
@@ -117,6 +119,63 @@ TEST(SpectralEmbedding, TwoGroupsSeparate) {
     for (int i = 11; i < 16; ++i) EXPECT_GT(dot(10, i), 0.99);
     EXPECT_LT(std::fabs(dot(0, 10)), 0.2);
     EXPECT_THROW(spectral_embedding(x.data(), 16, 3, 17), Error);
+}
+
+// Points around `groups` random centres in `dim` dimensions (fixed seed), n in all.
+static std::vector<float> blobs(size_t n, size_t dim, int groups, float spread, unsigned seed) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    std::vector<float> centres(static_cast<size_t>(groups) * dim), x(n * dim);
+    for (float& c : centres) c = 3.f * u(gen);
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < dim; ++j) x[i * dim + j] = centres[(i % groups) * dim + j] + spread * u(gen);
+    return x;
+}
+
+TEST(SpectralEmbedding, SubspaceIterationAgreesWithDenseEigendecomposition) {
+    // 1,100 points (above kSpectralSubspaceMinCells, so Auto iterates) in 4 overlapping groups.
+    const size_t n = 1100, dim = 24;
+    std::vector<float> x = blobs(n, dim, 4, 1.5f, 7);
+    for (int dims : {2, 3, 4}) {
+        std::vector<float> it = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Subspace);
+        std::vector<float> dense = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Dense);
+        std::vector<float> autosel = spectral_embedding(x.data(), n, dim, dims);
+        ASSERT_EQ(it.size(), n * dims);
+        ASSERT_EQ(dense.size(), n * dims);
+        double worst = 0, auto_worst = 0;
+        for (size_t i = 0; i < it.size(); ++i) {
+            worst = std::max(worst, double(std::fabs(it[i] - dense[i])));
+            auto_worst = std::max(auto_worst, double(std::fabs(autosel[i] - it[i])));
+        }
+        EXPECT_LT(worst, 1e-5) << "dims " << dims;
+        EXPECT_EQ(auto_worst, 0.0) << "dims " << dims;
+        // rows of unit length, every eigenvector's largest-magnitude entry positive
+        for (size_t i = 0; i < n; ++i) {
+            double r = 0;
+            for (int c = 0; c < dims; ++c) r += double(it[i * dims + c]) * it[i * dims + c];
+            ASSERT_NEAR(r, 1.0, 1e-5);
+        }
+        for (int c = 0; c < dims; ++c) {
+            size_t arg = 0;
+            for (size_t i = 1; i < n; ++i)
+                if (std::fabs(it[i * dims + c]) > std::fabs(it[arg * dims + c])) arg = i;
+            EXPECT_GT(it[arg * dims + c], 0.f);
+        }
+    }
+}
+
+TEST(SpectralEmbedding, IdenticalPointsGiveAnEmbeddingWithEitherSolver) {
+    // All distances 0: W = 1 off the diagonal, and every eigenvalue but the largest is the same.
+    const size_t n = 40, dim = 3;
+    std::vector<float> x(n * dim, 0.5f);
+    for (auto solver : {SpectralSolver::Dense, SpectralSolver::Subspace}) {
+        std::vector<float> e = spectral_embedding(x.data(), n, dim, 2, solver);
+        ASSERT_EQ(e.size(), n * 2);
+        for (size_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(std::isfinite(e[i * 2]) && std::isfinite(e[i * 2 + 1]));
+            EXPECT_NEAR(double(e[i * 2]) * e[i * 2] + double(e[i * 2 + 1]) * e[i * 2 + 1], 1.0, 1e-5);
+        }
+    }
 }
 
 TEST(SegmentCodes, CentreBlobIsForegroundSpectral) {

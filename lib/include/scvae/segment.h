@@ -1,8 +1,8 @@
 // scvae/segment.h - unsupervised segmentation from sparse codes (paper section 5.4, scvae-segment).
 //
 // Per image, the grid's code vectors are grouped into k classes, either by k-means (FAISS) or by spectral
-// clustering (Gaussian affinity between codes, normalised Laplacian, leading eigenvectors with LibTorch's
-// LAPACK dsyevr, row-normalised, k-means on the rows). Boundary connectivity (Zhu et al. 2014)
+// clustering (Gaussian affinity between codes, normalised Laplacian, its leading eigenvectors by subspace
+// iteration or LAPACK dsyevr, row-normalised, k-means on the rows). Boundary connectivity (Zhu et al. 2014)
 //     BndCon(c) = |{grid cells of class c on the grid border}| / sqrt(|{grid cells of class c}|)
 // then separates background from foreground:
 //     the class with the highest BndCon is background and the class with the lowest BndCon is foreground
@@ -64,12 +64,21 @@ std::vector<uint8_t> foreground_classes(const std::vector<double>& bndcon, const
 Segmentation finish_segmentation(std::vector<int> labels, int grid_h, int grid_w, int k, SegmentMethod method,
                                  double bndcon_threshold = kDefaultBndConThreshold);
 
+// How spectral_embedding finds the leading eigenvectors: Dense = LAPACK dsyevr on the whole n x n Laplacian
+// (O(n^3): seconds and gigabytes of temporaries at n = 4096); Subspace = block subspace iteration with
+// Rayleigh-Ritz on D^-1/2 W D^-1/2 (a few n x n x (dims+10) products; falls back to Dense if it has not converged
+// after 300 steps); Auto = Subspace from kSpectralSubspaceMinCells points on, Dense below. Both agree to about
+// 1e-9 per eigenvector entry.
+enum class SpectralSolver { Auto, Dense, Subspace };
+constexpr size_t kSpectralSubspaceMinCells = 1024;
+
 // Spectral embedding of n points (rows of x, n x dim): affinity W_ij = exp(-||x_i - x_j||^2 / (2 s^2)) with
 // s = the median of the pairwise distances (i != j; if that is 0, the mean; if that is 0 too, W = 1), W_ii = 0;
-// L = I - D^-1/2 W D^-1/2; the eigenvectors of the `dims` smallest eigenvalues of L (LAPACK dsyevr, float64),
-// each row normalised to unit length. Returns n x dims row-major. Implemented with LibTorch
-// (lib/src/segment/spectral.cpp); the declaration is torch-free.
-std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims);
+// L = I - D^-1/2 W D^-1/2; the eigenvectors of the `dims` smallest eigenvalues of L (float64), each row
+// normalised to unit length, each eigenvector's sign fixed (largest-magnitude entry positive). Returns n x dims
+// row-major. Memory: one n x n float64 matrix and half of another (lib/src/segment/spectral.cpp, BLAS/LAPACK).
+std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims,
+                                      SpectralSolver solver = SpectralSolver::Auto);
 
 // Segments one record's grid (its dense codes): k-means or spectral clustering, then finish_segmentation.
 // Throws Error for k < 2, or k larger than the number of grid cells.

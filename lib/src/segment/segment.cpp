@@ -1,5 +1,5 @@
 // segment.cpp - boundary connectivity, background/foreground decision, label maps, masks, overlays, noise.
-// The clustering itself (k-means / spectral, which needs LibTorch) is in spectral.cpp; the program scvae-segment
+// The clustering itself (k-means / spectral) is in spectral.cpp; the program scvae-segment
 // in tools/scvae-segment/.
 #include "scvae/segment.h"
 
