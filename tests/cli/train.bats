@@ -249,6 +249,11 @@ Try 'scvae-train --help' for more information."
         "$BATS_TEST_TMPDIR/bad.png"
     assert_equal "$stderr" "scvae-train: $BATS_TEST_TMPDIR/bad.png: not a PNG, JPEG or netpbm file (skipped)
 scvae-train: training set: no readable images"
+    # so is a usage error that only the ranks find (the crop size against the model's 2^d)
+    run -2 --separate-stderr scvae-train --preset tiny --size 18 -b 2 --procs 2 --steps 1 -o "$BATS_TEST_TMPDIR/size" \
+        "$IMGS"
+    assert_equal "$stderr" "scvae-train: --size 18 is not a multiple of 2^d = 4
+Try 'scvae-train --help' for more information."
     run -2 scvae-train "${FAST[@]}" --procs 0 -o "$BATS_TEST_TMPDIR/x" "$IMGS"
     assert_output --partial "--procs"
     assert_no_file "$BATS_TEST_TMPDIR/x/options.json"

@@ -222,9 +222,10 @@ int launch_local_procs(const TrainOptions& o) {
     }
     g_nchildren = 0;
     restore();
-    // Rank 0 exits 1 after reporting its own error; otherwise (it succeeded, or was stopped because another rank
-    // failed) the other ranks' messages are the news.
-    if (rank0 != 1)
+    // Rank 0 exits 1 (data or runtime error) or 2 (usage error, e.g. a --size the model cannot take) after
+    // reporting its own error; otherwise (it succeeded, or was stopped because another rank failed) the other
+    // ranks' messages are the news.
+    if (rank0 != 1 && rank0 != 2)
         for (int r = 1; r < n; ++r) {
             FILE* f = captured[size_t(r)];
             if (!f) continue;
