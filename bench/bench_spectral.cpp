@@ -109,22 +109,13 @@ struct Points {
     std::vector<float> x;
 };
 
-// The record's codes as segment_codes sees them: one column per atom used anywhere in the record.
 Points points_of(const CodeRecord& rec) {
     Points p;
     p.source = rec.source;
     p.grid_h = rec.grid_h;
     p.grid_w = rec.grid_w;
     p.n = rec.positions();
-    std::vector<int32_t> column(rec.K, -1);
-    size_t used = 0;
-    for (uint16_t a : rec.indices)
-        if (column[a] < 0) column[a] = static_cast<int32_t>(used++);
-    p.dim = std::max<size_t>(used, 1);
-    p.x.assign(p.n * p.dim, 0.0f);
-    for (size_t q = 0; q < p.n; ++q)
-        for (uint32_t j = rec.row_ptr[q]; j < rec.row_ptr[q + 1]; ++j)
-            p.x[q * p.dim + static_cast<size_t>(column[rec.indices[j]])] = rec.values[j];
+    p.x = used_atom_points(rec, &p.dim);  // what segment_codes clusters
     return p;
 }
 

@@ -178,6 +178,20 @@ TEST(SpectralEmbedding, IdenticalPointsGiveAnEmbeddingWithEitherSolver) {
     }
 }
 
+TEST(SegmentCodes, UsedAtomPointsHaveOneColumnPerUsedAtomInOrderOfFirstUse) {
+    // 3x3 grid: atoms 0 and 1 outside the blob (rows 0 and 2 and more), 5 and 9 inside (row 1, columns 1..2).
+    CodeRecord rec = blob_record(3, 3, 1, 2, 1, 3);
+    size_t dim = 0;
+    std::vector<float> x = used_atom_points(rec, &dim);
+    ASSERT_EQ(dim, 4u);  // of K = 16
+    ASSERT_EQ(x.size(), 9u * 4u);
+    EXPECT_EQ((std::vector<float>(x.begin(), x.begin() + 4)), (std::vector<float>{1.f, 0.5f, 0.f, 0.f}));
+    const float* inside = x.data() + (1 * 3 + 1) * 4;  // row 1, column 1: atoms 5 and 9 -> columns 2 and 3
+    EXPECT_EQ(inside[0], 0.f);
+    EXPECT_FLOAT_EQ(inside[2], 2.05f);
+    EXPECT_FLOAT_EQ(inside[3], -0.95f);
+}
+
 TEST(SegmentCodes, CentreBlobIsForegroundSpectral) {
     CodeRecord rec = blob_record(8, 8, 2, 6, 3, 6);
     SegmentOptions o;

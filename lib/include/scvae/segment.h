@@ -80,6 +80,10 @@ constexpr size_t kSpectralSubspaceMinCells = 1024;
 std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims,
                                       SpectralSolver solver = SpectralSolver::Auto);
 
+// The record's codes as the points segment_codes clusters: positions x dim, row-major, one column per atom the
+// record uses anywhere (in order of first use; dim = max(1, atoms used)).
+std::vector<float> used_atom_points(const CodeRecord& rec, size_t* dim);
+
 // Segments one record's grid (its dense codes): k-means or spectral clustering, then finish_segmentation.
 // Throws Error for k < 2, or k larger than the number of grid cells.
 Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt);

@@ -146,7 +146,6 @@ bool leading_subspace(const std::vector<double>& M, size_t n, int dims, double s
     std::mt19937_64 gen(0x5c7ae5eedULL);
     auto uniform = [&] { return static_cast<double>(gen() >> 11) * 0x1.0p-53 - 0.5; };
     for (double& v : Y) v = uniform();
-    for (double& v : MY) v = 0.0;  // the first product is taken on Y itself below
     bool first = true;
     const double one = 1.0, zero = 0.0;
     for (int it = 0; it < 300; ++it) {
@@ -257,6 +256,23 @@ struct SingleThreaded {
 
 }  // namespace
 
+std::vector<float> used_atom_points(const CodeRecord& rec, size_t* dim) {
+    // Only the atoms the record uses anywhere matter (the others are zero at every position and change no
+    // distance or similarity), so the dense matrix has one column per used atom: at most nnz columns, not K,
+    // and a record cannot make this allocate more than positions x min(K, nnz) floats.
+    const size_t n = rec.positions();
+    std::vector<int32_t> column(rec.K, -1);
+    size_t used = 0;
+    for (uint16_t a : rec.indices)
+        if (column[a] < 0) column[a] = static_cast<int32_t>(used++);
+    *dim = std::max<size_t>(used, 1);
+    std::vector<float> X(n * *dim, 0.0f);
+    for (size_t p = 0; p < n; ++p)
+        for (uint32_t j = rec.row_ptr[p]; j < rec.row_ptr[p + 1]; ++j)
+            X[p * *dim + static_cast<size_t>(column[rec.indices[j]])] = rec.values[j];
+    return X;
+}
+
 constexpr size_t kMaxSpectralCells = 4096;
 
 Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt) {
@@ -270,18 +286,8 @@ Segmentation segment_codes(const CodeRecord& rec, const SegmentOptions& opt) {
     if (opt.method == SegmentMethod::Spectral && n > kMaxSpectralCells)
         throw Error(rec.source + ": spectral segmentation of " + std::to_string(n) + " grid cells needs too much memory (at most " +
                     std::to_string(kMaxSpectralCells) + " cells; use --method kmeans)");
-    // Only the atoms the record uses anywhere matter (the others are zero at every position and change no
-    // distance or similarity), so the dense matrix has one column per used atom: at most nnz columns, not K,
-    // and a record cannot make this allocate more than positions x min(K, nnz) floats.
-    std::vector<int32_t> column(rec.K, -1);
-    size_t used = 0;
-    for (uint16_t a : rec.indices)
-        if (column[a] < 0) column[a] = static_cast<int32_t>(used++);
-    const size_t dim = std::max<size_t>(used, 1);
-    std::vector<float> X(n * dim, 0.0f);
-    for (size_t p = 0; p < n; ++p)
-        for (uint32_t j = rec.row_ptr[p]; j < rec.row_ptr[p + 1]; ++j)
-            X[p * dim + static_cast<size_t>(column[rec.indices[j]])] = rec.values[j];
+    size_t dim = 0;
+    std::vector<float> X = used_atom_points(rec, &dim);
     KMeansOptions ko;
     ko.k = opt.k;
     ko.iters = opt.iters;
