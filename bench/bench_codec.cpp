@@ -8,7 +8,8 @@
 //   pipeline decode : record bytes -> CodeReader -> Codec::decode -> PNG bytes
 //   networks alone  : encoder conv net, LISTA, D z + decoder conv net (the same tensors, no I/O; minimum per
 //                     image), by the inference path the tools take and, interleaved with it, by the plain
-//                     path of training (NCHW layout, nearest x2 + 3x3 upsampling): the speed-up of the former
+//                     path of training (NCHW layout, nearest x2 + 3x3 upsampling): the speed-up of the former;
+//                     and by the torch-free engine of lib/src/infer/ (what scvae-encode and scvae-decode run)
 // and prints images/s plus the share of pipeline time spent outside the networks (image I/O, LISTA,
 // CSR conversion, serialisation). Ratios are against the encoder network measured in the same run.
 #include <algorithm>
@@ -49,6 +50,7 @@ static scvae::Image synthetic_photo(int size, int seed) {
 struct Times {
     double enc_pipeline = 0, dec_pipeline = 0, enc_net = 0, lista = 0, dec_net = 0;
     double plain_enc = 0, plain_dec = 0;  // per image: the networks by the plain (training) path
+    double engine_enc = 0, engine_dec = 0;  // per image: encoder + LISTA, D z + decoder by the torch-free engine
 };
 
 static Times run_preset(const std::string& preset, int n_images, int size) {
@@ -111,13 +113,36 @@ static Times run_preset(const std::string& preset, int n_images, int size) {
         lista = std::min(lista, secs(t1, t2));
         dec = std::min(dec, secs(t2, t3));
     };
+    // The torch-free engine (lib/src/infer/, what scvae-encode and scvae-decode run) on the same weights and
+    // input: encoder + LISTA, then D z + decoder.
+    scvae::infer::Network engine(cfg, scvae::tensor_source(net));
+    torch::Tensor xh = x.permute({0, 2, 3, 1}).contiguous();
+    const int f = cfg.factor(), gh = size / f, gw = size / f;
+    std::vector<float> codes(size_t(gh) * gw * cfg.K), latent(size_t(gh) * gw * cfg.n), image(size_t(size) * size * 3);
+    auto engine_pass = [&](double& enc, double& dec) {
+        auto t0 = Clock::now();
+        engine.encode(xh.data_ptr<float>(), 1, size, size, codes.data());
+        auto t1 = Clock::now();
+        const auto& rows = engine.atom_rows();
+        std::fill(latent.begin(), latent.end(), 0.f);
+        for (int p = 0; p < gh * gw; ++p)
+            for (int k = 0; k < cfg.K; ++k)
+                if (float v = codes[size_t(p) * cfg.K + k]; v != 0.f)
+                    for (int i = 0; i < cfg.n; ++i) latent[size_t(p) * cfg.n + i] += v * rows[size_t(k) * cfg.n + i];
+        engine.decode_latent(latent.data(), 1, gh, gw, image.data());
+        auto t2 = Clock::now();
+        enc = std::min(enc, secs(t0, t1));
+        dec = std::min(dec, secs(t1, t2));
+    };
     double e0 = 1e9, l0 = 1e9, d0 = 1e9;
-    pass(false, e0, l0, d0);  // warm both paths
+    pass(false, e0, l0, d0);  // warm every path
     pass(true, e0, l0, d0);
-    t.enc_net = t.lista = t.dec_net = t.plain_enc = t.plain_dec = 1e9;
+    engine_pass(e0, d0);
+    t.enc_net = t.lista = t.dec_net = t.plain_enc = t.plain_dec = t.engine_enc = t.engine_dec = 1e9;
     for (int i = 0; i < n_images; ++i) {
         pass(false, t.enc_net, t.lista, t.dec_net);
         pass(true, t.plain_enc, l0, t.plain_dec);
+        engine_pass(t.engine_enc, t.engine_dec);
     }
     t.enc_net *= n_images;  // per-image minimum, scaled to the N images the pipeline times cover
     t.lista *= n_images;
@@ -171,6 +196,10 @@ int main(int argc, char** argv) {
                     "(plain path %.4f s, %.2fx)\n",
                     p.c_str(), per_enc_net, t.plain_enc, t.plain_enc / per_enc_net, t.dec_net / n, t.plain_dec,
                     t.plain_dec / (t.dec_net / n));
+        std::printf("%-10s torch-free engine per image: encoder + LISTA %.4f s (LibTorch %.4f s, %.2fx), D z + decoder "
+                    "%.4f s (LibTorch %.4f s, %.2fx)\n",
+                    p.c_str(), t.engine_enc, per_enc_net + t.lista / n, (per_enc_net + t.lista / n) / t.engine_enc,
+                    t.engine_dec, t.dec_net / n, (t.dec_net / n) / t.engine_dec);
         std::fflush(stdout);
     }
     return 0;

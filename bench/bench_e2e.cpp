@@ -12,8 +12,9 @@
 //   decode   scvae-decode -m MODEL -o 'out/{stem}.png' codes.scv
 //   segment  scvae-segment -m MODEL --method spectral -o 'seg/{stem}.png' IMAGES...
 // and reports the wall time per image, the kernel's share of the CPU time, peak RSS, and the ratio to the
-// compute floor: the same model's networks in this process (LibTorch, the tools' thread count, batch 1,
-// preallocated input, warm), encoder + LISTA for encode, D z + decoder for decode.
+// compute floor: the same model's networks in this process (the tools' thread count, batch 1, preallocated
+// input, warm), encoder + LISTA for encode, D z + decoder for decode, by LibTorch and by the torch-free engine
+// the tools run (lib/src/infer/): the faster of the two.
 // Training: scvae-train on S x S crops of the same photos, batch --train-batch, default layout; the time of a
 // step is the wall-time difference between a run of 2 + steps and a run of 2 steps (start-up and data loading
 // cancel), against the floor of forward + backward + Adam step in this process with the tools' threads.
@@ -227,13 +228,17 @@ void print_proc(const char* what, int size, const Proc& p, int images, double fl
 }
 
 struct Floor {
-    double encode = 0, decode = 0;
+    double encode = 0, decode = 0;                // the faster of the two below, per image
+    double torch_encode = 0, torch_decode = 0;    // the LibTorch networks
+    double engine_encode = 0, engine_decode = 0;  // the torch-free engine (what encode, decode and segment run)
 };
 
-// The networks alone, in this process: batch 1, warm, preallocated input.
+// The networks alone, in this process: batch 1, warm, preallocated input; by LibTorch and by the torch-free
+// engine of lib/src/infer/ on the same weights. The floor is the faster of the two.
 Floor compute_floor(scvae::Codec& codec, const std::string& image, int reps) {
     c10::InferenceMode guard;
     auto& net = codec.impl().net;
+    const scvae::ModelConfig& cfg = codec.config();
     Image img = scvae::to_rgb(scvae::read_image(image));
     torch::Tensor x = scvae::image_to_tensor(img);
     torch::Tensor z = net->encode_codes(x);  // warm-up
@@ -241,10 +246,31 @@ Floor compute_floor(scvae::Codec& codec, const std::string& image, int reps) {
     Floor f;
     auto t0 = Clock::now();
     for (int i = 0; i < reps; ++i) z = net->encode_codes(x);
-    f.encode = secs(t0) / reps;
+    f.torch_encode = secs(t0) / reps;
     t0 = Clock::now();
     for (int i = 0; i < reps; ++i) net->decode_codes(z);
-    f.decode = secs(t0) / reps;
+    f.torch_decode = secs(t0) / reps;
+
+    scvae::infer::Network engine(cfg, scvae::tensor_source(net));
+    torch::Tensor xh = x.permute({0, 2, 3, 1}).contiguous();
+    const int H = static_cast<int>(x.size(2)), W = static_cast<int>(x.size(3)), f8 = cfg.factor();
+    torch::Tensor codes = torch::empty({H / f8, W / f8, cfg.K});
+    torch::Tensor rows = torch::from_blob(const_cast<float*>(engine.atom_rows().data()), {cfg.K, cfg.n});
+    torch::Tensor out = torch::empty({H, W, 3});
+    auto engine_decode = [&]() {
+        torch::Tensor latent = codes.reshape({-1, cfg.K}).matmul(rows).contiguous();  // D z
+        engine.decode_latent(latent.data_ptr<float>(), 1, H / f8, W / f8, out.data_ptr<float>());
+    };
+    engine.encode(xh.data_ptr<float>(), 1, H, W, codes.data_ptr<float>());  // warm-up
+    engine_decode();
+    t0 = Clock::now();
+    for (int i = 0; i < reps; ++i) engine.encode(xh.data_ptr<float>(), 1, H, W, codes.data_ptr<float>());
+    f.engine_encode = secs(t0) / reps;
+    t0 = Clock::now();
+    for (int i = 0; i < reps; ++i) engine_decode();
+    f.engine_decode = secs(t0) / reps;
+    f.encode = std::min(f.torch_encode, f.engine_encode);
+    f.decode = std::min(f.torch_decode, f.engine_decode);
     return f;
 }
 
@@ -319,8 +345,9 @@ int main(int argc, char** argv) {
         const std::string dir = tmp + "/" + std::to_string(size);
         std::vector<std::string> files = make_images(a, dir + "/in", size, a.images);
         Floor f = compute_floor(codec, files[0], std::max(3, std::min(a.images, 8)));
-        std::printf("floor    %4d px: encoder+LISTA %.3f s, D z + decoder %.3f s per image (in process, batch 1)\n",
-                    size, f.encode, f.decode);
+        std::printf("floor    %4d px: encoder+LISTA %.3f s, D z + decoder %.3f s per image (in process, batch 1; "
+                    "LibTorch %.3f and %.3f s, torch-free engine %.3f and %.3f s)\n",
+                    size, f.encode, f.decode, f.torch_encode, f.torch_decode, f.engine_encode, f.engine_decode);
         std::vector<std::string> enc = {a.bin + "/scvae-encode", "-m", a.model, "-o", dir + "/codes.scv"};
         enc.insert(enc.end(), files.begin(), files.end());
         Proc pe = run(enc, log);
@@ -337,7 +364,9 @@ int main(int argc, char** argv) {
         Proc ps = run(seg, log);
         print_proc("segment", size, ps, a.images, f.encode);
         J["sizes"][std::to_string(size)] = {
-            {"floor", {{"encode_s", f.encode}, {"decode_s", f.decode}}},
+            {"floor", {{"encode_s", f.encode}, {"decode_s", f.decode}, {"torch_encode_s", f.torch_encode},
+                       {"torch_decode_s", f.torch_decode}, {"engine_encode_s", f.engine_encode},
+                       {"engine_decode_s", f.engine_decode}}},
             {"encode", proc_json(pe, a.images)},
             {"decode", proc_json(pd, a.images)},
             {"segment", proc_json(ps, a.images)},

@@ -5,7 +5,7 @@
 scvae_find_dependencies()
 
 include(cmake/sources.cmake)
-scvae_add_library(${SCVAE_CORE_SOURCES})
+scvae_add_library(scvae ${SCVAE_CORE_SOURCES} ${SCVAE_LIGHT_SOURCES})  # with the torch-free Codec
 if(SCVAE_FUZZ)
   scvae_add_tools(SOURCES ${SCVAE_CORE_TOOLS_SOURCES})
 else()

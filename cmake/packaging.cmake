@@ -78,7 +78,7 @@ set(CPACK_DEBIAN_TOOLS_DESCRIPTION
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libscvae-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libtorch-dev, libfaiss-dev, libpng-dev, libjpeg-dev, zlib1g-dev, nlohmann-json3-dev, liblapack-dev | libopenblas-dev")
+    "libtorch-dev, libfaiss-dev, libdnnl-dev, libpng-dev, libjpeg-dev, zlib1g-dev, nlohmann-json3-dev, liblapack-dev | libopenblas-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "SC-VAE image codes: static library and headers\nlibscvae.a, its headers, a CMake package config (find_package(scvae), target scvae::scvae)\nand a pkg-config file (scvae.pc).")
 include(CPack)

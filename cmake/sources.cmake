@@ -12,7 +12,13 @@ set(SCVAE_TORCH_SOURCES
 )
 list(TRANSFORM SCVAE_TORCH_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")
 
+# The Codec of the torch-free tools (the inference engine of lib/src/infer/ instead of the LibTorch modules): it
+# defines the same Codec as model/codec.cpp, so a program links one or the other (CMakeLists.txt,
+# SCVAE_LIGHT_TOOLS).
+set(SCVAE_LIGHT_SOURCES ${PROJECT_SOURCE_DIR}/lib/src/model/codec_light.cpp)
+
 file(GLOB_RECURSE SCVAE_LIB_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lib/src/*.cpp)
+list(REMOVE_ITEM SCVAE_LIB_SOURCES ${SCVAE_LIGHT_SOURCES})
 set(SCVAE_CORE_SOURCES ${SCVAE_LIB_SOURCES})
 list(REMOVE_ITEM SCVAE_CORE_SOURCES ${SCVAE_TORCH_SOURCES})
 
@@ -25,6 +31,13 @@ list(FILTER SCVAE_TOOLS_SOURCES EXCLUDE REGEX ".*/main\\.cpp$")
 # the torch-free tools' part (cmake/core_only.cmake builds scvae-cluster and scvae-edit under sanitizers)
 set(SCVAE_CORE_TOOLS_SOURCES ${SCVAE_TOOLS_SOURCES})
 list(FILTER SCVAE_CORE_TOOLS_SOURCES INCLUDE REGEX ".*/tools/(common|scvae-cluster|scvae-edit)/[^/]*\\.cpp$")
+# the tools that need no LibTorch, built on the torch-free Codec (model/codec_light.cpp) by default: they start in
+# milliseconds; and their part of tools/. scvae-train, scvae-metrics (LPIPS/FID) and scvae-model (a new model's
+# weights, export) run LibTorch.
+set(SCVAE_LIGHT_TOOL_NAMES scvae-cluster scvae-decode scvae-edit scvae-encode scvae-segment)
+set(SCVAE_LIGHT_TOOLS_SOURCES ${SCVAE_TOOLS_SOURCES})
+list(FILTER SCVAE_LIGHT_TOOLS_SOURCES INCLUDE REGEX
+     ".*/tools/(common|scvae-cluster|scvae-decode|scvae-edit|scvae-encode|scvae-segment)/[^/]*\\.cpp$")
 
 foreach(src ${SCVAE_CORE_SOURCES} ${SCVAE_TOOLS_SOURCES})
   file(STRINGS ${src} torch_includes REGEX "#include [<\"](torch/|model/networks\\.h|train/dist\\.h)")

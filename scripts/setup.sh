@@ -9,7 +9,7 @@ packages=(
   # packaging and its tests (cpack -G DEB runs dpkg-shlibdeps, which uses file; man scvae); the torchrun recipe
   dpkg-dev file man-db python3-torch
   # libraries
-  libtorch-dev libgloo-dev libfaiss-dev libopenblas0-pthread
+  libtorch-dev libgloo-dev libfaiss-dev libdnnl-dev libopenblas0-pthread
   libcxxopts-dev nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev
   # tests
   libgtest-dev bats bats-assert bats-support jq netpbm python3-numpy

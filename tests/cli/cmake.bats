@@ -17,16 +17,20 @@ setup() {
     for f in "$sys"/lib{torch,torch_cpu,c10}.so*; do ln -s "$f" "$fake/lib/x86_64-linux-gnu/"; done
     ln -s /usr/include "$fake/include"
 
-    run -0 cmake -S "$SCVAE_SOURCE_DIR" -B build -G "Unix Makefiles" -DCMAKE_PREFIX_PATH="$fake" -DSCVAE_BUILD_TESTS=OFF
+    # as the README configures for a CUDA LibTorch: every program on LibTorch (-DSCVAE_LIGHT_TOOLS=OFF)
+    run -0 cmake -S "$SCVAE_SOURCE_DIR" -B build -G "Unix Makefiles" -DCMAKE_PREFIX_PATH="$fake" -DSCVAE_BUILD_TESTS=OFF \
+        -DSCVAE_LIGHT_TOOLS=OFF
     assert_output --partial "scvae: LibTorch 1.13.0 from $fake/lib/x86_64-linux-gnu/cmake/Torch"
     run -0 grep -x "Torch_DIR:PATH=$fake/lib/x86_64-linux-gnu/cmake/Torch" build/CMakeCache.txt
     # the programs link that prefix's libraries and keep its directory in their run path
-    local link
-    link=$(cat build/CMakeFiles/scvae-encode.dir/link.txt)
-    [[ $link == *"$fake/lib/x86_64-linux-gnu/libtorch.so"* ]] || fail "scvae-encode does not link $fake's libtorch: $link"
-    [[ $link == *"$fake/lib/x86_64-linux-gnu/libc10.so"* ]] || fail "scvae-encode does not link $fake's libc10: $link"
-    [[ $link == *"-rpath,$fake/lib/x86_64-linux-gnu"* ]] || fail "no run path to $fake: $link"
-    [[ $link != *"$sys/libtorch"* ]] || fail "Debian's libtorch is linked too: $link"
+    local link tool
+    for tool in scvae-encode scvae-train; do
+        link=$(cat build/CMakeFiles/$tool.dir/link.txt)
+        [[ $link == *"$fake/lib/x86_64-linux-gnu/libtorch.so"* ]] || fail "$tool does not link $fake's libtorch: $link"
+        [[ $link == *"$fake/lib/x86_64-linux-gnu/libc10.so"* ]] || fail "$tool does not link $fake's libc10: $link"
+        [[ $link == *"-rpath,$fake/lib/x86_64-linux-gnu"* ]] || fail "no run path to $fake: $link"
+        [[ $link != *"$sys/libtorch"* ]] || fail "Debian's libtorch is linked too: $link"
+    done
     # and libscvae's pkg-config file names it
     run -0 grep "^torchlibdir=$fake/lib/x86_64-linux-gnu\$" build/scvae.pc
 }

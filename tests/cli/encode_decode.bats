@@ -355,3 +355,52 @@ setup() {
         [[ $output == *"-b, --batch N "*"batch (default: 1)"* ]] || fail "$tool: $output"
     done
 }
+
+@test "encode and decode give the golden codes and image of the tiny model (made by the LibTorch networks)" {
+    # tests/data/golden/tiny-photo1.* were written by the LibTorch build of these programs (tests/unit/test_codec.cpp
+    # holds the library's Codec to them too); the programs built on the torch-free engine must agree to rounding
+    scvae-encode -m "$TINY" --json -o got.jsonl "$IMAGES/photo1.jpg"
+    run -0 python3 - got.jsonl "$DATA/golden/tiny-photo1.jsonl" <<'PY'
+import json, sys
+def dense(path):
+    r = json.load(open(path))
+    rp, d = r["row_ptr"], {}
+    for p in range(len(rp) - 1):
+        for e in range(rp[p], rp[p + 1]):
+            d[(p, r["indices"][e])] = r["values"][e]
+    return r, d
+(ra, a), (rb, b) = dense(sys.argv[1]), dense(sys.argv[2])
+assert ra["fingerprint"] == rb["fingerprint"] and ra["grid"] == rb["grid"], "different model or grid"
+scale = max(abs(v) for v in b.values())
+worst = max(abs(a.get(k, 0) - b.get(k, 0)) for k in set(a) | set(b))
+print(len(b), "golden non-zeros, largest difference", worst, "of", scale)
+assert len(b) > 100 and worst < 1e-4 * scale, "codes differ"
+PY
+    assert_output --partial "golden non-zeros"
+    scvae-decode -m "$TINY" -o got.png "$DATA/golden/tiny-photo1.jsonl"
+    run -0 --separate-stderr scvae-metrics got.png "$DATA/golden/tiny-photo1.png"
+    psnr=$(jq -r '.images[0].psnr' <<<"$output")
+    [[ -n $psnr ]] || fail "no PSNR in: $output"
+    awk -v p="$psnr" 'BEGIN { exit !(p > 60) }' || fail "decoded image differs from the golden one: PSNR $psnr dB"
+}
+
+@test "the tools that need no LibTorch do not load it; --device cuda is refused with the way to get it" {
+    cache="$SCVAE_BIN/../CMakeCache.txt"
+    [[ -f $cache ]] || skip "not a build tree"
+    grep -q '^SCVAE_LIGHT_TOOLS:BOOL=OFF' "$cache" && skip "configured with -DSCVAE_LIGHT_TOOLS=OFF"
+    for tool in scvae-encode scvae-decode scvae-segment scvae-cluster scvae-edit; do
+        run -0 readelf -d "$SCVAE_BIN/$tool"
+        refute_output --partial "libtorch"
+        refute_output --partial "libc10"
+        case $tool in
+            scvae-encode|scvae-decode|scvae-segment) assert_output --partial "libdnnl.so" ;;
+        esac
+    done
+    # and the ones that train, export or run LPIPS do
+    run -0 readelf -d "$SCVAE_BIN/scvae-train"
+    assert_output --partial "libtorch"
+    run -1 --separate-stderr scvae-encode --device cuda -o x.scv "$IMAGES/photo1.jpg"
+    [[ $stderr == *"CUDA requested but this program runs on the CPU without LibTorch"*"-DSCVAE_LIGHT_TOOLS=OFF"* ]] ||
+        fail "unexpected message: $stderr"
+    assert_no_file x.scv
+}

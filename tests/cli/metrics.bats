@@ -233,16 +233,19 @@ near() {
     echo "$output" > r.json
     run -0 jq -r '(.images | length), .codes.records, (.codes.bpp > 0), (.aggregate.psnr.mean > 5)' r.json
     assert_output "$(printf '2\n2\ntrue\ntrue')"
-    # The numbers equal those of the decoded PNG files. Both decode on one thread: a network run on two
-    # threads may sum in another order (OpenBLAS kernels differ between CPUs), and a pixel then rounds to the
-    # other 8-bit level.
+    # The numbers are those of the decoded PNG files, to float rounding: scvae-decode runs the torch-free engine
+    # and scvae-metrics the LibTorch networks (the same function; sums in another order), and a pixel near a
+    # rounding edge may go to the other 8-bit level.
     mkdir dec
     scvae-decode -t 1 -o 'dec/{stem}.png' codes.scv
     run -0 scvae-metrics -t 1 --tsv --metrics psnr,ssim refs --codes codes.scv
     a=$(sort <<<"$output" | grep photo1)
     run -0 scvae-metrics --tsv --metrics psnr,ssim refs dec
     b=$(sort <<<"$output" | grep photo1)
-    assert_equal "$(cut -f2-3 <<<"$a")" "$(cut -f2- <<<"$b")"
+    paste <(cut -f2-3 <<<"$a") <(cut -f2- <<<"$b") |
+        awk -F'\t' '{ d1 = $1 - $3; d2 = $2 - $4; if (d1 < 0) d1 = -d1; if (d2 < 0) d2 = -d2
+                      if (!(d1 < 1e-3 && d2 < 1e-4 && $1 > 5)) { print "differ: " $0; exit 1 } }' ||
+        fail "--codes numbers differ from the decoded files': $a / $b"
     # A gray source is decoded and compared as gray, exactly like its decoded PNG.
     mkdir grefs gdec
     cp "$IMAGES/gray.jpg" grefs/

@@ -37,6 +37,7 @@
 #include "scvae/io.h"
 #include "scvae/runtime.h"
 #include "io/bytes.h"
+#include "model/codec_common.h"
 #include "model/file.h"
 #include "model/networks.h"
 
@@ -66,30 +67,6 @@ std::vector<NamedTensor> named_tensors(SCVAE& net) {
     return v;
 }
 
-// 64-bit FNV-1a with the standard offset basis and prime (see scvae-model(5), FINGERPRINT).
-constexpr uint64_t kFnvOffsetBasis = 14695981039346656037ULL;
-// The offset basis of files written before the fingerprint was fixed: one digit short of the standard one,
-// over the raw bytes (-0 and +0 apart). Such files still load (see load_model_file).
-constexpr uint64_t kLegacyFnvOffsetBasis = 1469598103934665603ULL;
-
-struct Fnv {
-    uint64_t h = kFnvOffsetBasis;
-    void add(const void* data, size_t n) {
-        const auto* p = static_cast<const uint8_t*>(data);
-        uint64_t x = h;
-        for (size_t i = 0; i < n; ++i) {
-            x ^= p[i];
-            x *= 1099511628211ULL;
-        }
-        h = x;
-    }
-    std::string hex() const {
-        char buf[17];
-        std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-        return buf;
-    }
-};
-
 // Turns every -0 of a contiguous CPU float32 or float16 tensor into +0, in place: the sign of a zero is an
 // accident of the summation kernel, not a property of the model.
 void canonicalise_zeros_(torch::Tensor& t) {
@@ -104,8 +81,6 @@ void canonicalise_zeros_(torch::Tensor& t) {
     }
 }
 
-enum class FingerprintKind { Current, Legacy };
-
 // Fingerprint of a config and a list of float32 CPU tensors (already rounded to their stored precision).
 std::string fingerprint_of(const ModelConfig& cfg, const std::vector<NamedTensor>& tensors,
                            FingerprintKind kind = FingerprintKind::Current) {
@@ -115,19 +90,12 @@ std::string fingerprint_of(const ModelConfig& cfg, const std::vector<NamedTensor
     std::string cj = cfg.to_json().dump();
     f.add(cj.data(), cj.size());
     for (const auto& nt : tensors) {
-        f.add(nt.name.data(), nt.name.size() + 1);  // with the terminating NUL
         auto t = nt.t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
         if (!legacy) {
             t = t.clone();
             canonicalise_zeros_(t);
         }
-        int64_t dims = t.dim();
-        f.add(&dims, sizeof(dims));
-        for (auto s : t.sizes()) {
-            int64_t x = s;
-            f.add(&x, sizeof(x));
-        }
-        f.add(t.data_ptr<float>(), static_cast<size_t>(t.numel()) * sizeof(float));
+        f.add_tensor(nt.name, t.sizes().vec(), t.data_ptr<float>(), static_cast<size_t>(t.numel()));
     }
     return f.hex();
 }
@@ -268,6 +236,7 @@ std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Dev
     auto impl = std::make_unique<Codec::Impl>();
     impl->cfg = pf.cfg;
     impl->meta = pf.meta;
+    impl->fingerprint = checked_fingerprint(pf, name);  // the stored weights against the header, before any build
     impl->net = SCVAE(pf.cfg);
     impl->net->eval();
     {
@@ -295,47 +264,20 @@ std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Dev
         if (!by_name.empty())
             throw error_at(name, "tensor " + by_name.begin()->first + " does not belong to this model's config");
     }
-    impl->fingerprint = compute_fingerprint(impl->cfg, impl->net);
-    // A file written before the fingerprint was fixed (see kLegacyFnvOffsetBasis) keeps its stored fingerprint,
-    // so that the code records made with it still name it.
-    if (impl->fingerprint != pf.fingerprint) {
-        torch::NoGradGuard ng;
-        if (fingerprint_of(impl->cfg, named_tensors(impl->net), FingerprintKind::Legacy) == pf.fingerprint)
-            impl->fingerprint = pf.fingerprint;
-    }
-    if (impl->fingerprint != pf.fingerprint)
-        throw error_at(name, "fingerprint mismatch (the header says " + pf.fingerprint + ", the weights give " +
-                                 impl->fingerprint + ")");
     impl->net->to(device);
     impl->device = device;
     return impl;
 }
 
-ModelInfo read_model_info(const std::string& path) {
-    // The whole file is checked as a load checks it (tensor shapes against the config, the fingerprint), but
-    // no network is built: the fingerprint is computed from the stored tensors in the network's order.
-    ParsedFile pf = parse_model_file(path);
-    std::map<std::string, const TensorEntry*> by_name;
-    for (const auto& e : pf.tensors) by_name[e.name] = &e;
-    std::vector<NamedTensor> stored;
-    ModelInfo info;
-    for (const auto& want : expected_tensors(pf.cfg)) {
-        const TensorEntry& e = *by_name.at(want.name);  // parse_model_file checked that every one is there
-        const uint8_t* p = pf.bytes.data() + pf.data_start + e.offset;
-        auto t = torch::from_blob(const_cast<uint8_t*>(p), e.shape, e.half ? torch::kHalf : torch::kFloat32);
-        stored.push_back({e.name, t, want.buffer});
-        if (!want.buffer) info.parameters += static_cast<uint64_t>(t.numel());
-    }
-    info.fingerprint = fingerprint_of(pf.cfg, stored);
-    // a file from before the fingerprint was fixed keeps its stored one, as a load does
-    if (info.fingerprint != pf.fingerprint && fingerprint_of(pf.cfg, stored, FingerprintKind::Legacy) == pf.fingerprint)
-        info.fingerprint = pf.fingerprint;
-    if (info.fingerprint != pf.fingerprint)
-        throw error_at(display_name(path), "fingerprint mismatch (the header says " + pf.fingerprint +
-                                               ", the weights give " + info.fingerprint + ")");
-    info.config = pf.cfg;
-    info.meta = pf.meta;
-    return info;
+infer::TensorSource tensor_source(SCVAE& net) {
+    return [&net](const std::string& name) -> std::vector<float> {
+        for (const auto& nt : named_tensors(net))
+            if (nt.name == name) {
+                auto t = nt.t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+                return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+            }
+        throw Error("the network has no tensor " + name);
+    };
 }
 
 void init_worker_thread() { torch::set_num_threads(1); }
@@ -422,121 +364,56 @@ void Codec::set_solver(const std::string& solver, int steps) {
 std::vector<CodeRecord> Codec::encode(const std::vector<Image>& images, const std::vector<std::string>& names) {
     c10::InferenceMode guard;
     const ModelConfig& cfg = impl_->cfg;
-    const int f = cfg.factor();
     std::vector<CodeRecord> recs(images.size());
-    // Group by padded size, keeping input order inside each group.
-    std::map<std::pair<int, int>, std::vector<size_t>> groups;
+    std::vector<std::pair<int64_t, int64_t>> sizes(images.size());  // padded height, width
     for (size_t i = 0; i < images.size(); ++i) {
-        const Image& img = images[i];
-        const std::string nm = i < names.size() ? names[i] : std::string();
-        if (img.width <= 0 || img.height <= 0) throw error_at(nm, "empty image");
-        if (img.channels < 1 || img.channels > 4 || img.data.size() != img.pixels() * img.channels)
-            throw error_at(nm, "bad image data");
-        CodeRecord& r = recs[i];
-        r.fingerprint = impl_->fingerprint;
-        r.n = static_cast<uint32_t>(cfg.n);
-        r.K = static_cast<uint32_t>(cfg.K);
-        r.d = static_cast<uint32_t>(cfg.d());
-        r.source = nm;
-        r.image_width = static_cast<uint32_t>(img.width);
-        r.image_height = static_cast<uint32_t>(img.height);
-        r.image_channels = img.channels <= 2 ? 1 : 3;
-        int pw = (img.width + f - 1) / f * f, ph = (img.height + f - 1) / f * f;
-        r.pad_right = static_cast<uint32_t>(pw - img.width);
-        r.pad_bottom = static_cast<uint32_t>(ph - img.height);
-        r.grid_w = static_cast<uint32_t>(pw / f);
-        r.grid_h = static_cast<uint32_t>(ph / f);
-        groups[{ph, pw}].push_back(i);
+        recs[i] = record_for_image(images[i], i < names.size() ? names[i] : std::string(), cfg, impl_->fingerprint);
+        sizes[i] = {int64_t(recs[i].grid_h) * cfg.factor(), int64_t(recs[i].grid_w) * cfg.factor()};
     }
-    const int64_t max_batch_pixels = int64_t(8) * 256 * 256;
-    for (const auto& [size, idx] : groups) {
-        const int64_t px = int64_t(size.first) * size.second;
-        const size_t per_batch = static_cast<size_t>(std::max<int64_t>(1, max_batch_pixels / px));
-        for (size_t start = 0; start < idx.size(); start += per_batch) {
-            size_t end = std::min(idx.size(), start + per_batch);
-            std::vector<torch::Tensor> xs;
-            for (size_t k = start; k < end; ++k) {
-                const Image& img = images[idx[k]];
-                torch::Tensor t = img.channels == 3 ? image_to_tensor(img) : image_to_tensor(to_rgb(img));
-                xs.push_back(pad_image(t, static_cast<int>(recs[idx[k]].pad_right),
-                                       static_cast<int>(recs[idx[k]].pad_bottom)));
-            }
-            auto x = torch::cat(xs, 0).to(impl_->device);
-            auto z = impl_->net->encode_codes(x).to(torch::kCPU, torch::kFloat32).contiguous();
-            const float* base = z.data_ptr<float>();
-            for (size_t k = start; k < end; ++k) {
-                CodeRecord& r = recs[idx[k]];
-                size_t positions = r.positions();
-                r.set_dense(base + (k - start) * positions * cfg.K, positions, r.K);
-                // Weights that are finite but absurd (a damaged or hostile model file) give codes no reader
-                // accepts and k-means cannot cluster: refused here, where the values are made.
-                for (float v : r.values)
-                    if (!std::isfinite(v) || std::fabs(v) > kMaxCodeValue) {
-                        char buf[32];
-                        std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
-                        throw error_at(r.source, std::string("the model gives a code value out of range (") + buf +
-                                                     ", |value| at most 1e15)");
-                    }
-            }
+    for (const auto& batch : batches_by_size(sizes, int64_t(8) * 256 * 256)) {
+        std::vector<torch::Tensor> xs;
+        for (size_t i : batch) {
+            const Image& img = images[i];
+            torch::Tensor t = img.channels == 3 ? image_to_tensor(img) : image_to_tensor(to_rgb(img));
+            xs.push_back(pad_image(t, static_cast<int>(recs[i].pad_right), static_cast<int>(recs[i].pad_bottom)));
+        }
+        auto x = torch::cat(xs, 0).to(impl_->device);
+        auto z = impl_->net->encode_codes(x).to(torch::kCPU, torch::kFloat32).contiguous();
+        const float* base = z.data_ptr<float>();
+        for (size_t k = 0; k < batch.size(); ++k) {
+            CodeRecord& r = recs[batch[k]];
+            const size_t positions = r.positions();
+            r.set_dense(base + k * positions * cfg.K, positions, r.K);
+            check_code_values(r);
         }
     }
     return recs;
 }
 
-namespace {
-
-void check_record(const CodeRecord& r, const ModelConfig& cfg) {
-    if (r.n != static_cast<uint32_t>(cfg.n) || r.K != static_cast<uint32_t>(cfg.K) ||
-        r.d != static_cast<uint32_t>(cfg.d())) {
-        std::ostringstream m;
-        m << "record was made by a model with n=" << r.n << ", K=" << r.K << ", d=" << r.d << "; this model has n="
-          << cfg.n << ", K=" << cfg.K << ", d=" << cfg.d();
-        throw Error(m.str());
-    }
-    r.validate();
-    const uint64_t f = cfg.factor();
-    if (r.image_width == 0 || r.image_height == 0 ||
-        uint64_t(r.grid_w) * f != uint64_t(r.image_width) + r.pad_right ||
-        uint64_t(r.grid_h) * f != uint64_t(r.image_height) + r.pad_bottom) {
-        std::ostringstream m;
-        m << "record grid " << r.grid_w << "x" << r.grid_h << " does not fit image size " << r.image_width << "x"
-          << r.image_height << " with padding " << r.pad_right << "," << r.pad_bottom << " for d=" << cfg.d();
-        throw Error(m.str());
-    }
-}
-
-}  // namespace
-
 std::vector<Image> Codec::decode(const std::vector<CodeRecord>& recs) {
     c10::InferenceMode guard;
     const ModelConfig& cfg = impl_->cfg;
-    for (const auto& r : recs) check_record(r, cfg);
+    std::vector<std::pair<int64_t, int64_t>> grids(recs.size());
+    for (size_t i = 0; i < recs.size(); ++i) {
+        check_record(recs[i], cfg);
+        grids[i] = {recs[i].grid_h, recs[i].grid_w};
+    }
     std::vector<Image> out(recs.size());
-    std::map<std::pair<uint32_t, uint32_t>, std::vector<size_t>> groups;
-    for (size_t i = 0; i < recs.size(); ++i) groups[{recs[i].grid_h, recs[i].grid_w}].push_back(i);
-    const int64_t max_batch_positions = int64_t(8) * 32 * 32;
-    for (const auto& [grid, idx] : groups) {
-        const int64_t pos = int64_t(grid.first) * grid.second;
-        const size_t per_batch = static_cast<size_t>(std::max<int64_t>(1, max_batch_positions / pos));
-        for (size_t start = 0; start < idx.size(); start += per_batch) {
-            size_t end = std::min(idx.size(), start + per_batch);
-            auto z = torch::zeros({static_cast<int64_t>(end - start), grid.first, grid.second, cfg.K}, torch::kFloat32);
-            float* base = z.data_ptr<float>();
-            for (size_t k = start; k < end; ++k) {
-                const CodeRecord& r = recs[idx[k]];
-                float* zb = base + (k - start) * static_cast<size_t>(pos) * cfg.K;
-                for (size_t p = 0; p < r.positions(); ++p)
-                    for (uint32_t e = r.row_ptr[p]; e < r.row_ptr[p + 1]; ++e)
-                        zb[p * cfg.K + r.indices[e]] = r.values[e];
-            }
-            auto x = impl_->net->decode_codes(z.to(impl_->device)).to(torch::kCPU);
-            for (size_t k = start; k < end; ++k) {
-                const CodeRecord& r = recs[idx[k]];
-                auto crop = x[static_cast<int64_t>(k - start)]
-                                .slice(1, 0, r.image_height)
-                                .slice(2, 0, r.image_width);
-                out[idx[k]] = tensor_to_image(crop);
-            }
+    for (const auto& batch : batches_by_size(grids, int64_t(8) * 32 * 32)) {
+        const int64_t gh = recs[batch[0]].grid_h, gw = recs[batch[0]].grid_w, pos = gh * gw;
+        auto z = torch::zeros({static_cast<int64_t>(batch.size()), gh, gw, cfg.K}, torch::kFloat32);
+        float* base = z.data_ptr<float>();
+        for (size_t k = 0; k < batch.size(); ++k) {
+            const CodeRecord& r = recs[batch[k]];
+            float* zb = base + k * static_cast<size_t>(pos) * cfg.K;
+            for (size_t p = 0; p < r.positions(); ++p)
+                for (uint32_t e = r.row_ptr[p]; e < r.row_ptr[p + 1]; ++e) zb[p * cfg.K + r.indices[e]] = r.values[e];
+        }
+        auto x = impl_->net->decode_codes(z.to(impl_->device)).to(torch::kCPU);
+        for (size_t k = 0; k < batch.size(); ++k) {
+            const CodeRecord& r = recs[batch[k]];
+            out[batch[k]] = tensor_to_image(
+                x[static_cast<int64_t>(k)].slice(1, 0, r.image_height).slice(2, 0, r.image_width));
         }
     }
     return out;

@@ -2,10 +2,12 @@
 #include "model/file.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
 #include "io/bytes.h"
+#include "scvae/codes.h"  // half_to_float
 #include "scvae/error.h"
 #include "scvae/io.h"
 
@@ -124,6 +126,69 @@ ParsedFile parse_model_bytes(std::vector<uint8_t> bytes, const std::string& name
         if (!by_name.empty()) throw fail("tensor " + by_name.begin()->first + " does not belong to this model's config");
     }
     return pf;
+}
+
+std::string Fnv::hex() const {
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+std::vector<float> tensor_values(const ParsedFile& pf, const TensorEntry& e, bool canonical) {
+    const uint8_t* p = pf.bytes.data() + pf.data_start + e.offset;
+    const size_t n = e.bytes / (e.half ? 2 : 4);
+    std::vector<float> v(n);
+    if (e.half) {
+        for (size_t i = 0; i < n; ++i) v[i] = half_to_float(static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8)));
+    } else {
+        std::memcpy(v.data(), p, n * sizeof(float));  // little-endian hosts (model/codec.cpp)
+    }
+    if (canonical)
+        for (float& x : v)
+            if (x == 0.f) x = 0.f;  // -0 -> +0
+    return v;
+}
+
+std::string stored_fingerprint(const ParsedFile& pf, FingerprintKind kind) {
+    const bool legacy = kind == FingerprintKind::Legacy;
+    std::map<std::string, const TensorEntry*> by_name;
+    for (const auto& e : pf.tensors) by_name[e.name] = &e;
+    Fnv f;
+    if (legacy) f.h = kLegacyFnvOffsetBasis;
+    const std::string cj = pf.cfg.to_json().dump();
+    f.add(cj.data(), cj.size());
+    for (const auto& want : expected_tensors(pf.cfg)) {
+        const TensorEntry& e = *by_name.at(want.name);  // parse_model_bytes checked that every one is there
+        const std::vector<float> v = tensor_values(pf, e, !legacy);
+        f.add_tensor(e.name, e.shape, v.data(), v.size());
+    }
+    return f.hex();
+}
+
+std::string checked_fingerprint(const ParsedFile& pf, const std::string& name) {
+    std::string fp = stored_fingerprint(pf);
+    // a file written before the fingerprint was fixed keeps its stored one, so that its code records still name it
+    if (fp != pf.fingerprint && stored_fingerprint(pf, FingerprintKind::Legacy) == pf.fingerprint) fp = pf.fingerprint;
+    if (fp != pf.fingerprint)
+        throw error_at(name, "fingerprint mismatch (the header says " + pf.fingerprint + ", the weights give " + fp + ")");
+    return fp;
+}
+
+ModelInfo read_model_info(const std::string& path) {
+    // The whole file is checked as a load checks it (tensor shapes against the config, the fingerprint), but
+    // no network is built.
+    ParsedFile pf = parse_model_file(path);
+    ModelInfo info;
+    info.fingerprint = checked_fingerprint(pf, display_name(path));
+    for (const auto& want : expected_tensors(pf.cfg))
+        if (!want.buffer) {
+            uint64_t numel = 1;
+            for (int64_t s : want.shape) numel *= static_cast<uint64_t>(s);
+            info.parameters += numel;
+        }
+    info.config = pf.cfg;
+    info.meta = pf.meta;
+    return info;
 }
 
 }  // namespace scvae

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "infer/engine.h"
 #include "scvae/model.h"
 
 namespace scvae {
@@ -130,6 +131,10 @@ void save_model_file(const std::string& path, const ModelConfig& cfg, SCVAE& net
                      bool half);
 // Loads into a new network on `device`; throws Error("<path>: <reason>").
 std::unique_ptr<Codec::Impl> load_model_file(const std::string& path, torch::Device device);
+
+// The parameters and buffers of `net` by LibTorch name, as float32 copies: the weights of a torch-free
+// infer::Network that computes what `net` computes (tests and benchmarks compare the two).
+infer::TensorSource tensor_source(SCVAE& net);
 
 // Image <-> tensor helpers (RGB float [0,1] <-> 1 x 3 x H x W in [-1,1]).
 torch::Tensor image_to_tensor(const Image& rgb);
