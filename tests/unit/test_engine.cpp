@@ -157,3 +157,36 @@ TEST(Engine, GroupNormMatchesLibTorch) {
         EXPECT_LT(max_abs(yt - nhwc(ref)), 2e-5 * max_abs(ref)) << "swish " << swish;
     }
 }
+
+TEST(Engine, DamagedWeightsReachTheCodesInsteadOfVanishing) {
+    // Weights that are absurd (huge, or NaN) must show in the codes, where the Codec refuses them ("the model gives a
+    // code value out of range"), and not be thresholded away: a NaN through the soft threshold stays NaN.
+    auto cfg = ModelConfig::preset_config("tiny");
+    torch::manual_seed(3);
+    SCVAE net(cfg);
+    const infer::TensorSource plain = tensor_source(net);
+    const int f = cfg.factor();
+    std::vector<float> x(size_t(4 * f) * (4 * f) * 3);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * float(i));
+    for (bool nan : {false, true}) {
+        infer::Network eng(cfg, [&](const std::string& name) {
+            std::vector<float> v = plain(name);
+            if (name == "lista.W_e") {
+                if (nan)
+                    for (int i = 0; i < cfg.n; ++i) v[size_t(i)] = std::nanf("");  // row 0: atom 0's filter
+                else
+                    for (float& w : v) w *= 1e30f;
+            }
+            return v;
+        });
+        std::vector<float> z(size_t(16) * cfg.K);
+        eng.encode(x.data(), 1, 4 * f, 4 * f, z.data());
+        size_t absurd = 0, nans = 0;
+        for (float v : z) {
+            absurd += !(std::fabs(v) <= 1e15f);
+            nans += std::isnan(v);
+        }
+        EXPECT_GT(absurd, z.size() / 2) << (nan ? "NaN weights" : "huge weights");
+        if (nan) EXPECT_GT(nans, z.size() / 2);
+    }
+}

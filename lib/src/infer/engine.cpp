@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -35,15 +36,79 @@ namespace scvae::infer {
 
 namespace {
 
-// A 64-byte aligned float buffer (uninitialised).
+// Recycled activation memory. The buffer sizes repeat image after image (one set per input size), so after the
+// first image of a size a process takes every buffer from here: no allocation, no new page to fault in (the
+// kernel's share of the time), and a peak RSS that stays flat over a stream of any length instead of growing with
+// the heap's fragmentation. Blocks are reused by exact size; at most kPoolCap bytes wait here, the least
+// recently returned go back to malloc first.
+class Pool {
+public:
+    static Pool& instance() {
+        static Pool pool;
+        return pool;
+    }
+    ~Pool() {
+        for (auto& e : lru_) std::free(e.second);
+    }
+    float* take(size_t bytes) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = by_size_.find(bytes);
+            if (it != by_size_.end()) {
+                float* p = it->second->second;
+                lru_.erase(it->second);
+                by_size_.erase(it);
+                pooled_ -= bytes;
+                return p;
+            }
+        }
+        auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+        if (!p) throw Error("out of memory (" + std::to_string(bytes >> 20) + " MiB for an activation)");
+        return p;
+    }
+    void give(float* p, size_t bytes) {
+        std::vector<float*> evicted;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (bytes > kPoolCap) {
+                evicted.push_back(p);
+            } else {
+                while (pooled_ + bytes > kPoolCap) {  // the least recently returned first
+                    auto& old = lru_.front();
+                    auto range = by_size_.equal_range(old.first);
+                    for (auto it = range.first; it != range.second; ++it)
+                        if (it->second == lru_.begin()) {
+                            by_size_.erase(it);
+                            break;
+                        }
+                    pooled_ -= old.first;
+                    evicted.push_back(old.second);
+                    lru_.pop_front();
+                }
+                lru_.emplace_back(bytes, p);
+                by_size_.emplace(bytes, std::prev(lru_.end()));
+                pooled_ += bytes;
+            }
+        }
+        for (float* e : evicted) std::free(e);
+    }
+
+private:
+    static constexpr size_t kPoolCap = size_t(512) << 20;
+    using Entry = std::pair<size_t, float*>;
+    std::mutex mu_;
+    std::list<Entry> lru_;  // oldest first
+    std::multimap<size_t, std::list<Entry>::iterator> by_size_;
+    size_t pooled_ = 0;
+};
+
+// A 64-byte aligned float buffer (uninitialised) from the pool.
 class Buf {
 public:
     Buf() = default;
     explicit Buf(size_t n) : n_(n) {
         if (n == 0) return;
-        const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-        p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-        if (!p_) throw Error("out of memory (" + std::to_string(bytes >> 20) + " MiB for an activation)");
+        p_ = Pool::instance().take(bytes());
     }
     Buf(Buf&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
     Buf& operator=(Buf&& o) noexcept {
@@ -53,11 +118,14 @@ public:
     }
     Buf(const Buf&) = delete;
     Buf& operator=(const Buf&) = delete;
-    ~Buf() { std::free(p_); }
+    ~Buf() {
+        if (p_) Pool::instance().give(p_, bytes());
+    }
     float* data() const { return p_; }
     size_t size() const { return n_; }
 
 private:
+    size_t bytes() const { return (n_ * sizeof(float) + 63) / 64 * 64; }
     float* p_ = nullptr;
     size_t n_ = 0;
 };
@@ -81,7 +149,7 @@ struct Act {
 // exp(x) for float (Cephes expf: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n by the
 // exponent bits); branch-free, so that the loops around it vectorise. Relative error below 3e-7 over [-87, 88].
 __attribute__((always_inline)) inline float exp_approx(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    x = std::fmin(std::fmax(x, -87.3f), 88.3f);  // a NaN becomes -87.3 (no float-to-int conversion of a NaN)
     const float t = x * 1.44269504088896341f;
     const float n = (t + 12582912.f) - 12582912.f;  // round to nearest (|t| < 2^22)
     float r = x - n * 0.693359375f;
@@ -101,16 +169,18 @@ __attribute__((always_inline)) inline float exp_approx(float x) {
     return y * scale.f;
 }
 
-// h_theta(v) = sign(v) max(|v| - theta, 0) over `rows` rows of K
+// h_theta(v) = sign(v) max(|v| - theta, 0) over `rows` rows of K. A NaN stays NaN (as in LibTorch), so that the
+// codes of a damaged model are refused by the Codec's check instead of coming out as zeros.
 SCVAE_KERNEL void soft_rows(const float* v, float* z, long rows, int K, const float* theta) {
     for (long r = 0; r < rows; ++r) {
         const float* vr = v + r * K;
         float* zr = z + r * K;
 #pragma omp simd
         for (int k = 0; k < K; ++k) {
-            float a = std::fabs(vr[k]) - theta[k];
-            a = a > 0.f ? a : 0.f;
-            zr[k] = vr[k] > 0.f ? a : (vr[k] < 0.f ? -a : 0.f);
+            const float x = vr[k];
+            float a = std::fabs(x) - theta[k];
+            a = a < 0.f ? 0.f : a;
+            zr[k] = x > 0.f ? a : (x < 0.f ? -a : x * 0.f);
         }
     }
 }
