@@ -67,8 +67,9 @@ TEST(Codec, EncodesAsTheGoldenCodes) {
         for (int x = 0; x < 50; ++x)
             for (int c = 0; c < 3; ++c) odd.at(y, x, c) = img.at(y, x, c);
     const auto recs = codec.encode({img, odd, img}, {"a", "b", "c"});
-    EXPECT_EQ(max_code_difference(recs[0], got), 0.0);
-    EXPECT_EQ(max_code_difference(recs[2], got), 0.0);
+    // as on its own up to the last bits (LibTorch's kernels block a batch of 3 differently from one image)
+    EXPECT_LT(max_code_difference(recs[0], got), 1e-6 * scale);
+    EXPECT_LT(max_code_difference(recs[2], got), 1e-6 * scale);
     EXPECT_EQ(recs[1].image_width, 50u);
     EXPECT_EQ(recs[1].pad_right, 2u);
     EXPECT_EQ(recs[1].pad_bottom, 3u);
@@ -92,11 +93,15 @@ TEST(Codec, DecodesAsTheGoldenImage) {
     }
     EXPECT_LE(worst, 1);
     EXPECT_LT(double(differ) / double(got.data.size()), 0.01);
-    // a batch of records decodes as each alone
+    // a batch of records decodes as each alone, up to the last bits (kernels block a batch differently)
     const auto both = codec.decode(std::vector<CodeRecord>{rec, rec});
     ASSERT_EQ(both.size(), 2u);
-    EXPECT_EQ(both[0].data, got.data);
-    EXPECT_EQ(both[1].data, got.data);
+    for (const Image& b : both) {
+        ASSERT_EQ(b.data.size(), got.data.size());
+        float apart = 0;
+        for (size_t i = 0; i < got.data.size(); ++i) apart = std::max(apart, std::fabs(b.data[i] - got.data[i]));
+        EXPECT_LT(apart, 1e-5f);
+    }
 }
 
 TEST(Codec, RefusesRecordsOfAnotherModel) {
