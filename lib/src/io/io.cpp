@@ -150,8 +150,13 @@ struct TempSlot {
 };
 TempSlot g_temp_slots[64];
 std::once_flag g_handlers_once;
+// Set by the handler before it reads the slots. A thread that registers a temp file while another thread runs the
+// handler sees it (both are sequentially consistent: either the handler sees the slot live, or the registering
+// thread sees g_dying) and removes its own file (AtomicOutput's constructor).
+std::atomic<bool> g_dying{false};
 
 extern "C" void remove_temps_and_reraise(int sig) {
+    g_dying.store(true);
     for (auto& slot : g_temp_slots)
         if (slot.state.load() == 2) ::unlink(slot.path);
     ::signal(sig, SIG_DFL);
@@ -236,10 +241,23 @@ AtomicOutput::AtomicOutput(const std::string& path) : path_(path), name_(display
     std::string tmpl = path_ + ".tmp.XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
+    // Between mkstemp and register_temp a signal would leave the file behind: this thread blocks the ending
+    // signals over that span, and a handler already running in another thread is caught by g_dying.
+    std::call_once(g_handlers_once, install_signal_handlers);
+    sigset_t ending, before;
+    sigemptyset(&ending);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&ending, sig);
+    pthread_sigmask(SIG_BLOCK, &ending, &before);
     int fd = mkstemp(buf.data());
-    if (fd < 0) throw error_at(name_, "cannot create: " + errno_text());
+    if (fd < 0) {
+        const std::string why = errno_text();
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
+        throw error_at(name_, "cannot create: " + why);
+    }
     tmp_ = buf.data();
     slot_ = register_temp(tmp_);
+    if (g_dying.load()) ::unlink(tmp_.c_str());  // the process is ending by a signal: write into nothing
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
     // mkstemp creates 0600; make it like an ordinary new file (respecting the umask).
     mode_t um = umask(0);
     umask(um);
