@@ -393,13 +393,8 @@ std::vector<CodeRecord> Codec::encode(const std::vector<Image>& images, const st
 std::vector<Image> Codec::decode(const std::vector<CodeRecord>& recs) {
     c10::InferenceMode guard;
     const ModelConfig& cfg = impl_->cfg;
-    std::vector<std::pair<int64_t, int64_t>> grids(recs.size());
-    for (size_t i = 0; i < recs.size(); ++i) {
-        check_record(recs[i], cfg);
-        grids[i] = {recs[i].grid_h, recs[i].grid_w};
-    }
     std::vector<Image> out(recs.size());
-    for (const auto& batch : batches_by_size(grids, int64_t(8) * 32 * 32)) {
+    for (const auto& batch : checked_decode_batches(recs, cfg)) {
         const int64_t gh = recs[batch[0]].grid_h, gw = recs[batch[0]].grid_w, pos = gh * gw;
         auto z = torch::zeros({static_cast<int64_t>(batch.size()), gh, gw, cfg.K}, torch::kFloat32);
         float* base = z.data_ptr<float>();

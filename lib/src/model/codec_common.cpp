@@ -54,6 +54,15 @@ void check_record(const CodeRecord& r, const ModelConfig& cfg) {
     }
 }
 
+std::vector<std::vector<size_t>> checked_decode_batches(const std::vector<CodeRecord>& recs, const ModelConfig& cfg) {
+    std::vector<std::pair<int64_t, int64_t>> grids(recs.size());
+    for (size_t i = 0; i < recs.size(); ++i) {
+        check_record(recs[i], cfg);
+        grids[i] = {recs[i].grid_h, recs[i].grid_w};
+    }
+    return batches_by_size(grids, int64_t(8) * 32 * 32);
+}
+
 void check_code_values(const CodeRecord& r) {
     for (float v : r.values)
         if (!std::isfinite(v) || std::fabs(v) > kMaxCodeValue) {

@@ -20,6 +20,9 @@ CodeRecord record_for_image(const Image& img, const std::string& name, const Mod
                             const std::string& fingerprint);
 // Throws Error unless the record's n/K/d fit `cfg` and its grid fits its image size and padding.
 void check_record(const CodeRecord& r, const ModelConfig& cfg);
+// Every record checked (check_record), then their indices in decoding batches: equal grids together, at most
+// 8 * 32 * 32 grid positions a batch (batches_by_size).
+std::vector<std::vector<size_t>> checked_decode_batches(const std::vector<CodeRecord>& recs, const ModelConfig& cfg);
 // Throws Error("<source>: the model gives a code value out of range ...") for a non-finite or absurd value:
 // weights that are finite but absurd (a damaged or hostile model file) give codes no reader accepts.
 void check_code_values(const CodeRecord& r);

@@ -123,13 +123,8 @@ void decode_batch(const infer::Network& net, const ModelConfig& cfg, const std::
 
 std::vector<Image> Codec::decode(const std::vector<CodeRecord>& recs) {
     const ModelConfig& cfg = impl_->cfg;
-    std::vector<std::pair<int64_t, int64_t>> grids(recs.size());
-    for (size_t i = 0; i < recs.size(); ++i) {
-        check_record(recs[i], cfg);
-        grids[i] = {recs[i].grid_h, recs[i].grid_w};
-    }
     std::vector<Image> out(recs.size());
-    for (const auto& batch : batches_by_size(grids, int64_t(8) * 32 * 32)) {
+    for (const auto& batch : checked_decode_batches(recs, cfg)) {
         std::vector<const CodeRecord*> rs;
         std::vector<Image*> os;
         for (size_t i : batch) rs.push_back(&recs[i]), os.push_back(&out[i]);
