@@ -93,6 +93,35 @@ PY
     diff piped.jsonl direct.jsonl
 }
 
+@test "image workers (-t 3) give what one thread gives, in input order; an unreadable image stops at its place" {
+    cp "$IMAGES/photo1.jpg" p1.jpg; cp "$IMAGES/photo2.png" p2.png; cp "$IMAGES/photo3.jpg" p3.jpg
+    cp "$IMAGES/photo64.png" p4.png; cp "$IMAGES/gradient.png" p5.png; cp "$IMAGES/progressive.jpg" p6.jpg
+    set -- p1.jpg p2.png p3.jpg p4.png p5.png p6.jpg
+    for m in "spectral -k 2" "kmeans -k 3"; do
+        # --model (encode and segment on the workers), a code stream, and --pixels
+        scvae-segment -t 1 --method $m -m "$TINY" --mask 'one-{stem}.png' "$@" > one.jsonl
+        scvae-segment -t 3 --method $m -m "$TINY" --mask 'three-{stem}.png' "$@" > three.jsonl
+        diff one.jsonl three.jsonl
+        for f in "$@"; do cmp "one-${f%.*}.png" "three-${f%.*}.png"; done
+        run -0 jq -r '.source' three.jsonl
+        assert_output "$(printf '%s\n' "$@")"
+        scvae-encode -m "$TINY" -o all.scv "$@"
+        scvae-segment -t 1 --method $m all.scv > s1.jsonl
+        scvae-segment -t 3 --method $m < all.scv > s3.jsonl
+        diff s1.jsonl s3.jsonl
+        scvae-segment -t 1 --method $m --pixels 8 "$@" > x1.jsonl
+        scvae-segment -t 3 --method $m --pixels 8 "$@" > x3.jsonl
+        diff x1.jsonl x3.jsonl
+    done
+    # the 4th of 6 images is not an image: the three before it are written, nothing after it
+    cp "$IMAGES/notimage.png" p4.png
+    run -1 --separate-stderr scvae-segment -t 3 --method spectral -m "$TINY" --mask 'bad-{stem}.png' "$@"
+    assert_equal "${#lines[@]}" 3
+    [[ $stderr == *"p4.png"* ]]
+    [[ -f bad-p1.png && -f bad-p2.png && -f bad-p3.png ]]
+    [[ ! -e bad-p5.png && ! -e bad-p6.png ]]
+}
+
 @test "--noise adds seeded Gaussian noise before encoding" {
     scvae-segment -m "$TINY" --overlay 'clean-{stem}.png' a.png > clean.jsonl
     scvae-segment -m "$TINY" --noise 0.2 --seed 5 --overlay 'n1-{stem}.png' a.png > n1.jsonl

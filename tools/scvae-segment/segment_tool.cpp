@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
 
 #include "cli.h"
 #include "scvae/cluster.h"
@@ -15,6 +19,7 @@
 #include "scvae/io.h"
 #include "scvae/model.h"
 #include "scvae/segment.h"
+#include "worker_pool.h"
 
 namespace scvae {
 
@@ -52,9 +57,11 @@ struct Outputs {
         held.clear();
     }
 
-    void handle(const CodeRecord& rec, const Image* image) {
+    void handle(const CodeRecord& rec, const Image* image) { write(rec, image, segment_codes(rec, opt.seg)); }
+
+    // The outputs of one record, segmented already (in input order: `count` numbers them).
+    void write(const CodeRecord& rec, const Image* image, const Segmentation& s) {
         const size_t index = count++;
-        Segmentation s = segment_codes(rec, opt.seg);
         WriteOptions labels_wo;
         if (s.k <= 256) labels_wo.png_palette = class_palette(s.k);
         std::string out_main = opt.output;
@@ -90,6 +97,55 @@ struct Outputs {
     }
 };
 
+// One record to write: the codes (their header names the outputs), the image they came from (for overlays and
+// the noise), and its segmentation.
+struct Segmented {
+    CodeRecord rec;
+    std::optional<Image> image;
+    Segmentation seg;
+};
+
+// Records segmented on image workers (one per CPU, one thread each) and written here in input order, or, with
+// one worker, each one segmented and written in turn. One 32x32 grid is too small a problem for two threads
+// (the clustering runs on one, SingleThreaded in spectral.cpp, while the other core waited), and an image's
+// encoding at batch 1 keeps two intra-op threads only partly busy; two images at a time keep both cores busy.
+class SegmentQueue {
+public:
+    SegmentQueue(Outputs& out, int workers) : out_(out), workers_(workers) {
+        if (workers_ > 1) {
+            set_threads(1);
+            pool_.emplace(workers_);
+        }
+    }
+
+    // Runs `job` (which makes one record, with or without its image, and segments it) and writes its outputs.
+    void push(std::function<Segmented()> job) {
+        if (!pool_) {
+            Segmented r = job();
+            out_.write(r.rec, r.image ? &*r.image : nullptr, r.seg);
+            return;
+        }
+        inflight_.push_back(pool_->submit(std::move(job)));
+        while (inflight_.size() >= static_cast<size_t>(2 * workers_)) take();
+    }
+    void finish() {
+        while (!inflight_.empty()) take();
+    }
+
+private:
+    void take() {
+        Segmented r = inflight_.front().get();
+        inflight_.pop_front();
+        out_.write(r.rec, r.image ? &*r.image : nullptr, r.seg);
+    }
+    Outputs& out_;
+    int workers_;
+    // On an error the queue is dropped unwritten: the pool (declared last, destroyed first) drops the jobs not
+    // started and joins its workers, then the futures go.
+    std::deque<std::future<Segmented>> inflight_;
+    std::optional<WorkerPool> pool_;
+};
+
 void check_output_names(const SegmentToolOptions& opt) {
     for (const auto* p : {&opt.output, &opt.labels, &opt.mask, &opt.overlay}) {
         if (p->empty()) continue;
@@ -117,20 +173,33 @@ int segment_main(const SegmentToolOptions& in) {
     set_threads(opt.threads.value_or(0));
     set_faiss_threads(opt.threads.value_or(0));
     Outputs out{opt, 0, {}};
+    // A code stream on stdin counts as many records for the choice of workers.
+    const size_t items = opt.inputs.empty() || opt.inputs == std::vector<std::string>{"-"} ? 64 : opt.inputs.size();
+    const int workers = opt.model && opt.batch > 1 ? 1 : image_workers(opt.threads.value_or(0), 1, "cpu", items);
+    const SegmentOptions& so = opt.seg;
+    // Each branch makes its queue after what its jobs use (the codec), so that on an error the workers stop
+    // before those go.
     if (opt.pixels) {
         if (opt.inputs.empty()) throw UsageError("--pixels needs images to segment (IMAGE...)");
         if (opt.inputs.size() > 1)
             for (const auto& [p, name] : {std::pair{&opt.output, "-o"}, {&opt.labels, "--labels"},
                                           {&opt.mask, "--mask"}, {&opt.overlay, "--overlay"}})
                 if (!p->empty()) out.check_pattern(*p, name, 1);
-        for (size_t i = 0; i < opt.inputs.size(); ++i) {
-            Image img = read_image(opt.inputs[i]);
-            if (opt.noise > 0) {
-                img = to_rgb(img);
-                add_gaussian_noise(img, opt.noise, opt.seg.seed + i);
-            }
-            out.handle(pixel_record(img, *opt.pixels, opt.inputs[i]), &img);
-        }
+        SegmentQueue queue(out, workers);
+        for (size_t i = 0; i < opt.inputs.size(); ++i)
+            queue.push([&opt, &so, i] {
+                Segmented r;
+                Image img = read_image(opt.inputs[i]);
+                if (opt.noise > 0) {
+                    img = to_rgb(img);
+                    add_gaussian_noise(img, opt.noise, so.seed + i);
+                }
+                r.rec = pixel_record(img, *opt.pixels, opt.inputs[i]);
+                r.seg = segment_codes(r.rec, so);
+                r.image = std::move(img);
+                return r;
+            });
+        queue.finish();
     } else if (!opt.model) {
         std::vector<std::string> inputs = opt.inputs;
         if (inputs.empty()) {
@@ -139,8 +208,25 @@ int segment_main(const SegmentToolOptions& in) {
                                  "files, or images with --model");
             inputs.push_back("-");
         }
-        for_each_record(inputs, [&](const CodeRecord& rec, const std::string&) { out.handle(rec, nullptr); });
-        if (out.count == 0) throw Error(input_names(inputs) + ": no code records (empty stream)");
+        size_t records = 0;
+        SegmentQueue queue(out, workers);
+        try {
+            for_each_record(inputs, [&](const CodeRecord& rec, const std::string&) {
+                ++records;
+                auto shared = std::make_shared<CodeRecord>(rec);
+                queue.push([&so, shared] {
+                    Segmented r;
+                    r.seg = segment_codes(*shared, so);
+                    r.rec = std::move(*shared);
+                    return r;
+                });
+            });
+        } catch (const Error&) {
+            queue.finish();  // the good records before a bad one still get their outputs, as one at a time
+            throw;
+        }
+        queue.finish();
+        if (records == 0) throw Error(input_names(inputs) + ": no code records (empty stream)");
     } else {
         if (opt.inputs.empty()) throw UsageError("--model needs images to segment (IMAGE...)");
         if (opt.inputs.size() > 1)
@@ -148,20 +234,38 @@ int segment_main(const SegmentToolOptions& in) {
                                           {&opt.mask, "--mask"}, {&opt.overlay, "--overlay"}})
                 if (!p->empty()) out.check_pattern(*p, name, 1);
         Codec codec = Codec::load(*opt.model);
-        for (size_t start = 0; start < opt.inputs.size(); start += static_cast<size_t>(opt.batch)) {
-            std::vector<Image> images;
-            std::vector<std::string> names;
-            for (size_t i = start; i < opt.inputs.size() && i < start + static_cast<size_t>(opt.batch); ++i) {
-                Image img = read_image(opt.inputs[i]);
-                if (opt.noise > 0) {
-                    img = to_rgb(img);
-                    add_gaussian_noise(img, opt.noise, opt.seg.seed + i);
-                }
-                images.push_back(std::move(img));
-                names.push_back(opt.inputs[i]);
+        auto load = [&opt, &so](size_t i) {
+            Image img = read_image(opt.inputs[i]);
+            if (opt.noise > 0) {
+                img = to_rgb(img);
+                add_gaussian_noise(img, opt.noise, so.seed + i);
             }
-            std::vector<CodeRecord> recs = codec.encode(images, names);
-            for (size_t i = 0; i < recs.size(); ++i) out.handle(recs[i], &images[i]);
+            return img;
+        };
+        if (workers > 1) {
+            SegmentQueue queue(out, workers);
+            for (size_t i = 0; i < opt.inputs.size(); ++i)
+                queue.push([&opt, &so, &codec, &load, i] {
+                    Segmented r;
+                    std::vector<Image> one;
+                    one.push_back(load(i));
+                    r.rec = std::move(codec.encode(one, {opt.inputs[i]}).front());
+                    r.seg = segment_codes(r.rec, so);
+                    r.image = std::move(one.front());
+                    return r;
+                });
+            queue.finish();
+        } else {
+            for (size_t start = 0; start < opt.inputs.size(); start += static_cast<size_t>(opt.batch)) {
+                std::vector<Image> images;
+                std::vector<std::string> names;
+                for (size_t i = start; i < opt.inputs.size() && i < start + static_cast<size_t>(opt.batch); ++i) {
+                    images.push_back(load(i));
+                    names.push_back(opt.inputs[i]);
+                }
+                std::vector<CodeRecord> recs = codec.encode(images, names);
+                for (size_t i = 0; i < recs.size(); ++i) out.handle(recs[i], &images[i]);
+            }
         }
     }
     out.finish();

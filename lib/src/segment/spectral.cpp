@@ -242,11 +242,13 @@ namespace {
 // One image's grid is a small problem (about 1,000 x 512): thread start-up and spin-waiting of OpenMP/OpenBLAS
 // cost more than they save (measured 0.4 s vs 3.8 s CPU per image with 2 threads on a busy 2-core machine), so
 // the clustering runs on one thread and the previous setting is restored afterwards.
-// Larger grids (64 x 64 and up: n x n products for the eigenvectors) keep the threads.
+// Larger grids (64 x 64 and up: n x n products for the eigenvectors) keep the threads. A thread that runs on one
+// OpenMP thread already (an image worker of scvae-segment) changes nothing: OpenBLAS's thread count is global,
+// and setting it while another worker is inside OpenBLAS corrupted that worker's results.
 struct SingleThreaded {
+    int saved_omp = omp_get_max_threads();  // before `on`, which reads it
     bool on;
-    int saved_omp = omp_get_max_threads();
-    explicit SingleThreaded(bool enable) : on(enable) {
+    explicit SingleThreaded(bool enable) : on(enable && saved_omp > 1) {
         if (on) set_faiss_threads(1);  // OpenMP and OpenBLAS
     }
     ~SingleThreaded() {
