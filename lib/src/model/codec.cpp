@@ -43,7 +43,6 @@
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the model file reader assumes a little-endian host");
 
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace scvae {
 
@@ -285,7 +284,7 @@ void init_worker_thread() { torch::set_num_threads(1); }
 void set_threads(int n) {
     if (n <= 0) n = available_cpus();
     torch::set_num_threads(n);
-    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    set_blas_threads(n);
 }
 
 // ---------------------------------------------------------------------------------------------------------

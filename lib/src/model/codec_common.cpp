@@ -9,7 +9,15 @@
 
 #include "scvae/error.h"
 
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
 namespace scvae {
+
+void set_blas_threads(int n) {
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
 
 CodeRecord record_for_image(const Image& img, const std::string& name, const ModelConfig& cfg,
                             const std::string& fingerprint) {

@@ -38,4 +38,10 @@ void image_to_nhwc(const Image& img, int H, int W, float* out);
 // The top-left `width` x `height` of an H x W x 3 network output (values about [-1, 1]) as an RGB image in [0, 1].
 Image image_from_nhwc(const float* y, int W, int width, int height);
 
+// OpenBLAS's thread count (when OpenBLAS is the BLAS), and its worker threads stopped: they spin (sched_yield)
+// for about 0.1 s after the library starts and after each multi-threaded call (scvae-encode on 12 photos: 4,000
+// calls, 0.05-0.10 s of system time in a 0.5 s run, while the model loaded); the next multi-threaded call starts
+// them again. Call it while no other thread is inside BLAS.
+void set_blas_threads(int n);
+
 }  // namespace scvae

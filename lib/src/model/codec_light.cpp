@@ -18,7 +18,6 @@
 #include "scvae/io.h"
 #include "scvae/runtime.h"
 
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace scvae {
 
@@ -146,7 +145,7 @@ void init_worker_thread() { omp_set_num_threads(1); }
 void set_threads(int n) {
     if (n <= 0) n = available_cpus();
     omp_set_num_threads(n);
-    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    set_blas_threads(n);
 }
 
 }  // namespace scvae
