@@ -65,7 +65,9 @@ std::vector<TensorShape> expected_tensors(const ModelConfig& cfg);
 enum class Device { CPU, CUDA };
 Device parse_device(const std::string& s);  // "cpu" | "cuda"; throws InvalidArgument
 
-// Sets LibTorch's intra-op threads (and OpenMP/OpenBLAS); n <= 0 means available_cpus().
+// Sets LibTorch's intra-op threads (and OpenMP/OpenBLAS); n <= 0 means available_cpus(). It also stops OpenBLAS's
+// idle worker threads (which otherwise spin for 0.1 s after start-up; the next multi-threaded BLAS call starts
+// them again), so call it while no other thread of the program is inside BLAS, e.g. first thing in main().
 void set_threads(int n);
 
 // Makes the calling thread run LibTorch operations on itself alone (one intra-op thread), for a thread that runs
