@@ -134,8 +134,9 @@ public:
 
 private:
     void take() {
-        Segmented r = inflight_.front().get();
-        inflight_.pop_front();
+        std::future<Segmented> f = std::move(inflight_.front());
+        inflight_.pop_front();  // before get(): a job's error leaves no empty future behind
+        Segmented r = f.get();
         out_.write(r.rec, r.image ? &*r.image : nullptr, r.seg);
     }
     Outputs& out_;
@@ -170,11 +171,12 @@ int segment_main(const SegmentToolOptions& in) {
     if (opt.batch < 1) throw UsageError("--batch must be at least 1");
     check_output_names(opt);
     protect_inputs(opt.inputs);
-    set_threads(opt.threads.value_or(0));
     set_faiss_threads(opt.threads.value_or(0));
+    set_threads(opt.threads.value_or(0));  // after: it also stops OpenBLAS's idle threads
     Outputs out{opt, 0, {}};
     // A code stream on stdin counts as many records for the choice of workers.
-    const size_t items = opt.inputs.empty() || opt.inputs == std::vector<std::string>{"-"} ? 64 : opt.inputs.size();
+    const bool stream_in = !opt.model && !opt.pixels && (opt.inputs.empty() || opt.inputs == std::vector<std::string>{"-"});
+    const size_t items = stream_in ? 64 : opt.inputs.size();
     const int workers = opt.model && opt.batch > 1 ? 1 : image_workers(opt.threads.value_or(0), 1, "cpu", items);
     const SegmentOptions& so = opt.seg;
     // Each branch makes its queue after what its jobs use (the codec), so that on an error the workers stop
@@ -196,7 +198,7 @@ int segment_main(const SegmentToolOptions& in) {
                 }
                 r.rec = pixel_record(img, *opt.pixels, opt.inputs[i]);
                 r.seg = segment_codes(r.rec, so);
-                r.image = std::move(img);
+                if (!opt.overlay.empty()) r.image = std::move(img);
                 return r;
             });
         queue.finish();
@@ -210,9 +212,11 @@ int segment_main(const SegmentToolOptions& in) {
         }
         size_t records = 0;
         SegmentQueue queue(out, workers);
+        bool reading = true;  // an error from the reader, not from a record's segmentation or outputs
         try {
             for_each_record(inputs, [&](const CodeRecord& rec, const std::string&) {
                 ++records;
+                reading = false;
                 auto shared = std::make_shared<CodeRecord>(rec);
                 queue.push([&so, shared] {
                     Segmented r;
@@ -220,9 +224,10 @@ int segment_main(const SegmentToolOptions& in) {
                     r.rec = std::move(*shared);
                     return r;
                 });
+                reading = true;
             });
         } catch (const Error&) {
-            queue.finish();  // the good records before a bad one still get their outputs, as one at a time
+            if (reading) queue.finish();  // the good records before a bad one still get their outputs, as one at a time
             throw;
         }
         queue.finish();
@@ -251,7 +256,7 @@ int segment_main(const SegmentToolOptions& in) {
                     one.push_back(load(i));
                     r.rec = std::move(codec.encode(one, {opt.inputs[i]}).front());
                     r.seg = segment_codes(r.rec, so);
-                    r.image = std::move(one.front());
+                    if (!opt.overlay.empty()) r.image = std::move(one.front());
                     return r;
                 });
             queue.finish();
