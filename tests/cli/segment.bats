@@ -223,3 +223,13 @@ PY
     run -0 --separate-stderr scvae-segment -o one.png one.scv
     [[ -f one.png ]]
 }
+
+@test "a record that cannot be segmented in a stream on image workers: its own message, the records before it only" {
+    white_png big.png 272 272  # 68 x 68 = 4624 cells with the tiny model (factor 4): over spectral's 4096
+    scvae-encode -m "$TINY" -o mix.scv a.png b.png big.png a.png
+    run -1 --separate-stderr bash -c "scvae-segment -t 3 --method spectral -o 's-{index}.png' < mix.scv"
+    assert_equal "${#lines[@]}" 2
+    [[ $stderr == *"big.png: spectral segmentation of 4624 grid cells needs too much memory"* ]] || fail "$stderr"
+    [[ $stderr != *future_error* ]]
+    [[ -f s-0.png && -f s-1.png && ! -e s-2.png && ! -e s-3.png ]]
+}

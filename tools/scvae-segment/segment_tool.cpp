@@ -179,6 +179,15 @@ int segment_main(const SegmentToolOptions& in) {
     const size_t items = stream_in ? 64 : opt.inputs.size();
     const int workers = opt.model && opt.batch > 1 ? 1 : image_workers(opt.threads.value_or(0), 1, "cpu", items);
     const SegmentOptions& so = opt.seg;
+    // Image i of the inputs, with --noise added.
+    auto load = [&opt, &so](size_t i) {
+        Image img = read_image(opt.inputs[i]);
+        if (opt.noise > 0) {
+            img = to_rgb(img);
+            add_gaussian_noise(img, opt.noise, so.seed + i);
+        }
+        return img;
+    };
     // Each branch makes its queue after what its jobs use (the codec), so that on an error the workers stop
     // before those go.
     if (opt.pixels) {
@@ -189,13 +198,9 @@ int segment_main(const SegmentToolOptions& in) {
                 if (!p->empty()) out.check_pattern(*p, name, 1);
         SegmentQueue queue(out, workers);
         for (size_t i = 0; i < opt.inputs.size(); ++i)
-            queue.push([&opt, &so, i] {
+            queue.push([&opt, &so, &load, i] {
                 Segmented r;
-                Image img = read_image(opt.inputs[i]);
-                if (opt.noise > 0) {
-                    img = to_rgb(img);
-                    add_gaussian_noise(img, opt.noise, so.seed + i);
-                }
+                Image img = load(i);
                 r.rec = pixel_record(img, *opt.pixels, opt.inputs[i]);
                 r.seg = segment_codes(r.rec, so);
                 if (!opt.overlay.empty()) r.image = std::move(img);
@@ -239,14 +244,6 @@ int segment_main(const SegmentToolOptions& in) {
                                           {&opt.mask, "--mask"}, {&opt.overlay, "--overlay"}})
                 if (!p->empty()) out.check_pattern(*p, name, 1);
         Codec codec = Codec::load(*opt.model);
-        auto load = [&opt, &so](size_t i) {
-            Image img = read_image(opt.inputs[i]);
-            if (opt.noise > 0) {
-                img = to_rgb(img);
-                add_gaussian_noise(img, opt.noise, so.seed + i);
-            }
-            return img;
-        };
         if (workers > 1) {
             SegmentQueue queue(out, workers);
             for (size_t i = 0; i < opt.inputs.size(); ++i)
