@@ -108,7 +108,7 @@ _scvae_model() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     if (( COMP_CWORD == 1 )); then
-        COMPREPLY=( $(compgen -W 'init info export -h --help --version' -- "$cur") )
+        COMPREPLY=( $(compgen -W 'init info grow export -h --help --version' -- "$cur") )
         return
     fi
     case ${COMP_WORDS[1]} in
@@ -124,6 +124,13 @@ _scvae_model() {
             ;;
         info)
             _scvae_options '-j --json -h --help --version' || _scvae_files 'scvm'
+            ;;
+        grow)
+            case $prev in
+                -o|--output) _scvae_any_file; return ;;
+                -r|--res-blocks|-s|--seed) return ;;
+            esac
+            _scvae_options '-r --res-blocks -s --seed --half -o --output -h --help --version' || _scvae_files 'scvm'
             ;;
         export)
             case $prev in

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# scvae-model: init and info, the model file checks, and usage errors.
+# scvae-model: init, info and grow, the model file checks, and usage errors.
 
 bats_require_minimum_version 1.5.0
 
@@ -117,6 +117,8 @@ setup() {
     assert_output --partial "--half"
     run -0 scvae-model info --help
     assert_output --partial "--json"
+    run -0 scvae-model grow --help
+    assert_output --partial "--res-blocks"
 }
 
 @test "a file that is not a model is refused" {
@@ -178,4 +180,64 @@ setup() {
 @test "init -o - writes the model to stdout" {
     run -0 bash -c "scvae-model init --preset tiny --seed 1 --half -o - > piped.scvm"
     cmp piped.scvm "$TINY"
+}
+
+@test "grow adds residual blocks that start as the identity: the same codes and reconstructions" {
+    run -0 --separate-stderr scvae-model grow --res-blocks 3 "$TINY" -o deep.scvm
+    [[ -z $output && -z $stderr ]]
+    run -0 scvae-model info --json deep.scvm
+    assert_equal "$(jq -c '[.config.num_res_blocks, .config.preset, .meta.created_by, .meta.grown_from_res_blocks]' <<<"$output")" \
+        '[3,"","scvae-model grow",1]'
+    tiny=$(scvae-model info --json "$TINY")
+    assert_equal "$(jq -r .meta.grown_from <<<"$output")" "$(jq -r .fingerprint <<<"$tiny")"
+    # the other fields of the config are the tiny model's; the parameters grow by two blocks per encoder level
+    # and decoder level
+    assert_equal "$(jq -c '.config | del(.num_res_blocks, .preset)' <<<"$output")" \
+        "$(jq -c '.config | del(.num_res_blocks, .preset)' <<<"$tiny")"
+    (( $(jq .parameters <<<"$output") > $(jq .parameters <<<"$tiny") ))
+    [[ $(jq -r .fingerprint <<<"$output") != "$(jq -r .fingerprint <<<"$tiny")" ]]
+    # both models encode a photo to the same codes and decode them to the same image
+    scvae-encode -q -m "$TINY" -o a.scv "$IMAGES/photo1.jpg"
+    scvae-encode -q -m deep.scvm -o b.scv "$IMAGES/photo1.jpg"
+    scvae-decode -q -m "$TINY" -o a.png a.scv
+    scvae-decode -q -m deep.scvm -o b.png b.scv
+    run -0 scvae-metrics --check 'psnr>=60' a.png b.png
+    assert_equal "$(scvae-metrics --codes b.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')" \
+        "$(scvae-metrics --codes a.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')"
+}
+
+@test "grow is repeatable: the same seed gives the same file, another seed other added weights" {
+    scvae-model grow -r 2 -s 7 "$TINY" -o a.scvm
+    scvae-model grow -r 2 -s 7 "$TINY" -o b.scvm
+    scvae-model grow -r 2 -s 8 "$TINY" -o c.scvm
+    cmp a.scvm b.scvm
+    ! cmp -s a.scvm c.scvm
+    # with no MODEL it grows the model the tools would use ($SCVAE_MODEL, the tiny model here)
+    scvae-model grow -r 2 -s 7 -o d.scvm
+    assert_equal "$(scvae-model info --json d.scvm | jq -r .fingerprint)" "$(scvae-model info --json a.scvm | jq -r .fingerprint)"
+    # a grown model trains on (scvae-train --init keeps its architecture)
+    run -0 --separate-stderr scvae-train -q -o run --init a.scvm --size 16 -b 2 -t 1 --data-threads 1 --steps 2 \
+        "$IMAGES/photo1.jpg" "$IMAGES/photo2.png" "$IMAGES/photo3.jpg"
+    assert_equal "$(scvae-model info --json run/last.scvm | jq .config.num_res_blocks)" 2
+}
+
+@test "grow refuses a depth the model already has, and writes nothing" {
+    run -1 --separate-stderr scvae-model grow --res-blocks 1 "$TINY" -o x.scvm
+    assert_equal "$stderr" "scvae-model: $TINY: the model has 1 residual block per level; growing needs more (got 1)"
+    assert_no_file x.scvm
+    scvae-model grow -r 2 "$TINY" -o two.scvm
+    run -1 --separate-stderr scvae-model grow -r 2 two.scvm -o x.scvm
+    assert_equal "$stderr" "scvae-model: two.scvm: the model has 2 residual blocks per level; growing needs more (got 2)"
+    run -2 --separate-stderr scvae-model grow "$TINY" -o x.scvm
+    [[ $stderr == "scvae-model: grow: --res-blocks N is required"* ]]
+    run -2 --separate-stderr scvae-model grow -r 2 "$TINY"
+    [[ $stderr == "scvae-model: grow: -o FILE is required"* ]]
+    run -2 --separate-stderr scvae-model grow -r 17 "$TINY" -o x.scvm
+    [[ $stderr == *"--res-blocks"* ]]
+    assert_no_file x.scvm
+    # never over the model it reads
+    cp two.scvm keep.scvm
+    run -1 --separate-stderr scvae-model grow -r 3 two.scvm -o two.scvm
+    [[ $stderr == *"refusing to overwrite an input"* ]]
+    cmp two.scvm keep.scvm
 }

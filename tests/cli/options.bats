@@ -51,7 +51,7 @@ check() {
     for t in cluster decode edit encode metrics segment train; do
         check "scvae-$t" "scvae-$t.1" "_scvae-$t" "$t"
     done
-    for c in init info export; do
+    for c in init info grow export; do
         check scvae-model scvae-model.1 _scvae-model model "$c"
     done
 }
@@ -60,7 +60,7 @@ check() {
     local t o all
     for t in cluster decode edit encode metrics segment train model; do
         if [[ $t == model ]]; then
-            all=$( (help_options scvae-model init; help_options scvae-model info; help_options scvae-model export) | sort -u)
+            all=$( (help_options scvae-model init; help_options scvae-model info; help_options scvae-model grow; help_options scvae-model export) | sort -u)
         else
             all=$(help_options "scvae-$t" | sort -u)
         fi

@@ -1,4 +1,5 @@
-// scvae-model - make an untrained model file (init), describe model files (info), export one to TorchScript.
+// scvae-model - make an untrained model file (init), describe model files (info), make a deeper model that starts
+// as the same function (grow), export one to TorchScript.
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -11,6 +12,7 @@
 static const char* kUsage =
     "Usage: scvae-model init (--preset NAME | --config FILE.json) [--latent sc|vq] [--vq-ema D] [--seed N] [--half] -o FILE\n"
     "       scvae-model info [--json] [FILE...]\n"
+    "       scvae-model grow --res-blocks N [--seed N] [--half] [MODEL] -o FILE\n"
     "       scvae-model export [MODEL] -o FILE.pt\n";
 
 static int init_cmd(int argc, char** argv) {
@@ -50,6 +52,31 @@ static int info_cmd(int argc, char** argv) {
     return scvae::model_info_main(opt);
 }
 
+static int grow_cmd(int argc, char** argv) {
+    scvae::ModelGrowOptions opt;
+    std::vector<std::string> models;
+    std::optional<std::string> output;
+    std::optional<int> res_blocks;
+    scvae::OptionTable t("scvae-model grow",
+                         "Write a deeper model that computes what MODEL computes (default: the bundled model): more\n"
+                         "residual blocks per level, each added one starting as the identity, all other weights copied.\n"
+                         "Train it on with scvae-train --init.\n");
+    t.integer("r,res-blocks", "N", "residual blocks per encoder level (the decoder has one more); more than the model's",
+              res_blocks, 1, 16);
+    t.integer("s,seed", "N", "random seed of the added blocks' initial weights", opt.seed, 0, 2147483647);
+    t.flag("half", "store the weights as 16-bit floats", opt.half);
+    t.text("o,output", "FILE", "model file to write ('-' = stdout)", output);
+    t.positional("[MODEL]", models);
+    t.parse(argc, argv);
+    if (models.size() > 1) throw scvae::UsageError("grow: one model file at a time");
+    if (!res_blocks) throw scvae::UsageError("grow: --res-blocks N is required");
+    if (!output) throw scvae::UsageError("grow: -o FILE is required");
+    if (!models.empty()) opt.model = models[0];
+    opt.res_blocks = *res_blocks;
+    opt.output = *output;
+    return scvae::model_grow_main(opt);
+}
+
 static int export_cmd(int argc, char** argv) {
     scvae::ModelExportOptions opt;
     std::vector<std::string> models;
@@ -72,10 +99,11 @@ int main(int argc, char** argv) {
         std::string cmd = c > 1 ? v[1] : "";
         if (cmd == "init") return init_cmd(c - 1, v + 1);
         if (cmd == "info") return info_cmd(c - 1, v + 1);
+        if (cmd == "grow") return grow_cmd(c - 1, v + 1);
         if (cmd == "export") return export_cmd(c - 1, v + 1);
         if (cmd == "-h" || cmd == "--help") return std::cout << kUsage, 0;
         if (cmd == "--version") return std::cout << "scvae-model " << scvae::version_string() << "\n", 0;
-        if (cmd.empty()) throw scvae::UsageError("no command given (init, info or export)");
-        throw scvae::UsageError("unknown command '" + cmd + "' (init, info or export)");
+        if (cmd.empty()) throw scvae::UsageError("no command given (init, info, grow or export)");
+        throw scvae::UsageError("unknown command '" + cmd + "' (init, info, grow or export)");
     });
 }

@@ -1,4 +1,4 @@
-// model_tool.cpp - scvae-model init and info.
+// model_tool.cpp - scvae-model init, info and grow.
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -42,6 +42,22 @@ int model_init_main(const ModelInitOptions& opt) {
     Codec codec = Codec::init(cfg, opt.seed);
     nlohmann::json meta = {{"created_by", "scvae-model init"}, {"init_seed", opt.seed}, {"trained", false}};
     codec.save(opt.output, meta, opt.half);
+    return 0;
+}
+
+int model_grow_main(const ModelGrowOptions& opt) {
+    const std::string path = opt.model.value_or(default_model_path());
+    protect_inputs({path});
+    refuse_binary_to_terminal(opt.output, "a binary model file", "use -o FILE or a pipe");
+    Codec model = Codec::load(path);
+    Codec grown = [&] {
+        try {
+            return model.grow(opt.res_blocks, opt.seed);
+        } catch (const Error& e) {
+            throw error_at(display_name(path), e.what());
+        }
+    }();
+    grown.save(opt.output, grown.meta(), opt.half);
     return 0;
 }
 

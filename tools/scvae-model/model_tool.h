@@ -1,4 +1,4 @@
-// model_tool.h - the commands of scvae-model (init, info, export) as functions of their options.
+// model_tool.h - the commands of scvae-model (init, info, grow, export) as functions of their options.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,16 @@ struct ModelInfoOptions {
     bool json = false;  // one JSON object per file and line
 };
 int model_info_main(const ModelInfoOptions& opt);
+
+struct ModelGrowOptions {
+    std::optional<std::string> model;  // none: default_model_path()
+    int res_blocks = 0;   // residual blocks per encoder level of the grown model (more than the model's)
+    uint64_t seed = 1;    // initial weights of the added blocks
+    std::string output;   // model file to write ("-" = stdout)
+    bool half = false;    // store the weights as 16-bit floats
+};
+// Writes Codec::grow of the model: a deeper model that starts as the same function.
+int model_grow_main(const ModelGrowOptions& opt);
 
 struct ModelExportOptions {
     std::optional<std::string> model;  // none: default_model_path()

@@ -94,6 +94,15 @@ public:
     static Codec load(const std::string& path, Device device = Device::CPU);
     // A freshly initialised model (random encoder/decoder, LISTA from the DCT dictionary), seeded.
     static Codec init(const ModelConfig& cfg, uint64_t seed, Device device = Device::CPU);
+    // A deeper model that computes what this one computes: `res_blocks` residual blocks per encoder level (the
+    // decoder has one more) instead of config().num_res_blocks. Every weight of this model is copied to the same
+    // place; each added block is initialised as Codec::init does (seeded) except its last convolution (and, at
+    // an attention level, its attention block's output projection), which starts at zero, so the block starts as
+    // the identity and training grows it. Reconstructions agree up to rounding. Meta: "created_by", "grown_from"
+    // (this fingerprint), "grown_from_res_blocks", "init_seed" and "grown_from_meta" (this meta).
+    // Throws Error when res_blocks is not more than the model's or the deeper config is refused.
+    // LibTorch builds only (scvae-model, scvae-train).
+    Codec grow(int res_blocks, uint64_t seed) const;
     Codec(Codec&&) noexcept;
     Codec& operator=(Codec&&) noexcept;
     ~Codec();

@@ -341,6 +341,95 @@ Codec Codec::init(const ModelConfig& cfg, uint64_t seed, Device device) {
     return Codec(std::move(impl));
 }
 
+namespace {
+
+// A broken invariant of Codec::grow (a bug, not a user error): the two networks do not line up.
+void grow_check(bool ok, const char* what) {
+    if (!ok) throw std::logic_error(std::string("Codec::grow: internal error: ") + what);
+}
+
+// Copies the body entries of `from` to the entries of `to` with the same layer name; an entry of `to` that
+// `from` lacks must be a residual or attention block, which is zeroed at its output so that it passes its input on.
+void grow_body(const torch::nn::Sequential& from, const std::vector<std::string>& from_layers,
+               const torch::nn::Sequential& to, const std::vector<std::string>& to_layers) {
+    grow_check(from->size() == from_layers.size() && to->size() == to_layers.size(), "layer names");
+    std::map<std::string, size_t> at;
+    for (size_t j = 0; j < to_layers.size(); ++j) at[to_layers[j]] = j;
+    std::vector<bool> copied(to_layers.size(), false);
+    for (size_t i = 0; i < from_layers.size(); ++i) {
+        auto it = at.find(from_layers[i]);
+        grow_check(it != at.end(), "a layer has no place in the deeper network");
+        const size_t j = it->second;
+        auto src = from->ptr(i)->named_parameters(true);
+        auto dst = to->ptr(j)->named_parameters(true);
+        grow_check(src.size() == dst.size(), "parameter count of a layer");
+        for (const auto& p : src) {
+            torch::Tensor* d = dst.find(p.key());
+            grow_check(d != nullptr && d->sizes() == p.value().sizes(), "parameter shape");
+            d->copy_(p.value());
+        }
+        copied[j] = true;
+    }
+    for (size_t j = 0; j < to_layers.size(); ++j) {
+        if (copied[j]) continue;
+        const std::string& name = to_layers[j];
+        const char* out = name.rfind("res ", 0) == 0 ? "conv2." : name.rfind("attn ", 0) == 0 ? "proj_out." : nullptr;
+        grow_check(out != nullptr, "a new layer that is not a block");
+        for (auto& p : to->ptr(j)->named_parameters(true))
+            if (p.key().rfind(out, 0) == 0) p.value().zero_();
+    }
+}
+
+}  // namespace
+
+Codec Codec::grow(int res_blocks, uint64_t seed) const {
+    const ModelConfig& cfg = impl_->cfg;
+    if (res_blocks <= cfg.num_res_blocks)
+        throw Error("the model has " + std::to_string(cfg.num_res_blocks) + " residual block" +
+                    (cfg.num_res_blocks == 1 ? "" : "s") + " per level; growing needs more (got " +
+                    std::to_string(res_blocks) + ")");
+    ModelConfig deeper = cfg;
+    deeper.num_res_blocks = res_blocks;
+    deeper.preset.clear();  // no longer the preset's architecture
+    try {
+        deeper.validate();
+    } catch (const std::exception& e) {
+        throw Error(std::string("the deeper model: ") + e.what());
+    }
+    Codec grown = Codec::init(deeper, seed);
+    Impl& g = *grown.impl_;
+    {
+        torch::NoGradGuard no_grad;
+        const SCVAE& src_net = impl_->net;  // copy_ also copies across devices: the grown model is on the CPU
+        grow_body(src_net->encoder->body, src_net->encoder->layers, g.net->encoder->body, g.net->encoder->layers);
+        grow_body(src_net->decoder->body, src_net->decoder->layers, g.net->decoder->body, g.net->decoder->layers);
+        // everything outside the encoder and decoder bodies (LISTA or VQ) is the same network: copy it by name
+        auto dst_params = g.net->named_parameters(true);
+        auto dst_buffers = g.net->named_buffers(true);
+        auto copy_rest = [](const auto& src, auto& dst) {
+            for (const auto& p : src) {
+                const std::string& k = p.key();
+                if (k.rfind("encoder.", 0) == 0 || k.rfind("decoder.", 0) == 0) continue;
+                torch::Tensor* d = dst.find(k);
+                grow_check(d != nullptr && d->sizes() == p.value().sizes(), "tensor outside the bodies");
+                d->copy_(p.value());
+            }
+        };
+        copy_rest(src_net->named_parameters(true), dst_params);
+        copy_rest(src_net->named_buffers(true), dst_buffers);
+        // buffers inside the bodies (none today; GroupNorm keeps no running statistics) would need copying too
+        for (const auto& b : src_net->named_buffers(true))
+            grow_check(b.key().rfind("encoder.", 0) != 0 && b.key().rfind("decoder.", 0) != 0, "buffer in a body");
+    }
+    g.fingerprint = compute_fingerprint(deeper, g.net);
+    g.meta = nlohmann::json{{"created_by", "scvae-model grow"},
+                            {"grown_from", impl_->fingerprint},
+                            {"grown_from_res_blocks", cfg.num_res_blocks},
+                            {"init_seed", seed},
+                            {"grown_from_meta", impl_->meta}};
+    return grown;
+}
+
 const ModelConfig& Codec::config() const { return impl_->cfg; }
 const std::string& Codec::fingerprint() const { return impl_->fingerprint; }
 const nlohmann::json& Codec::meta() const { return impl_->meta; }

@@ -356,24 +356,29 @@ bool has_level(const std::vector<int>& v, int level) {
 
 EncoderImpl::EncoderImpl(const ModelConfig& cfg) {
     torch::nn::Sequential seq;
+    auto add = [&](auto module, std::string what) {
+        seq->push_back(module);
+        layers.push_back(std::move(what));
+    };
     const int ch = cfg.channels, levels = static_cast<int>(cfg.ch_mult.size());
-    seq->push_back(conv(cfg.in_channels, ch, 3, 1, 1));
+    add(conv(cfg.in_channels, ch, 3, 1, 1), "conv_in");
     int block_in = ch;
     for (int i = 0; i < levels; ++i) {
         int block_out = ch * cfg.ch_mult[i];
         for (int b = 0; b < cfg.num_res_blocks; ++b) {
-            seq->push_back(ResnetBlock(block_in, block_out, cfg.groups));
+            const std::string at = std::to_string(i) + "." + std::to_string(b);
+            add(ResnetBlock(block_in, block_out, cfg.groups), "res " + at);
             block_in = block_out;
-            if (has_level(cfg.attn_levels, i)) seq->push_back(AttnBlock(block_in, cfg.groups));
+            if (has_level(cfg.attn_levels, i)) add(AttnBlock(block_in, cfg.groups), "attn " + at);
         }
-        if (i != levels - 1) seq->push_back(Downsample(block_in));
+        if (i != levels - 1) add(Downsample(block_in), "down " + std::to_string(i));
     }
-    seq->push_back(ResnetBlock(block_in, block_in, cfg.groups));
-    if (cfg.mid_attention) seq->push_back(AttnBlock(block_in, cfg.groups));
-    seq->push_back(ResnetBlock(block_in, block_in, cfg.groups));
-    seq->push_back(make_norm(cfg.groups, block_in));
-    seq->push_back(Swish());
-    seq->push_back(conv(block_in, cfg.n, 3, 1, 1));
+    add(ResnetBlock(block_in, block_in, cfg.groups), "mid1");
+    if (cfg.mid_attention) add(AttnBlock(block_in, cfg.groups), "mid_attn");
+    add(ResnetBlock(block_in, block_in, cfg.groups), "mid2");
+    add(make_norm(cfg.groups, block_in), "norm_out");
+    add(Swish(), "swish");
+    add(conv(block_in, cfg.n, 3, 1, 1), "conv_out");
     body = register_module("body", seq);
 }
 
@@ -381,24 +386,29 @@ torch::Tensor EncoderImpl::forward(torch::Tensor x) { return body->forward(infer
 
 DecoderImpl::DecoderImpl(const ModelConfig& cfg) {
     torch::nn::Sequential seq;
+    auto add = [&](auto module, std::string what) {
+        seq->push_back(module);
+        layers.push_back(std::move(what));
+    };
     const int ch = cfg.channels, levels = static_cast<int>(cfg.ch_mult.size());
     int block_in = ch * cfg.ch_mult[levels - 1];
-    seq->push_back(conv(cfg.n, block_in, 3, 1, 1));
-    seq->push_back(ResnetBlock(block_in, block_in, cfg.groups));
-    if (cfg.mid_attention) seq->push_back(AttnBlock(block_in, cfg.groups));
-    seq->push_back(ResnetBlock(block_in, block_in, cfg.groups));
+    add(conv(cfg.n, block_in, 3, 1, 1), "conv_in");
+    add(ResnetBlock(block_in, block_in, cfg.groups), "mid1");
+    if (cfg.mid_attention) add(AttnBlock(block_in, cfg.groups), "mid_attn");
+    add(ResnetBlock(block_in, block_in, cfg.groups), "mid2");
     for (int i = levels - 1; i >= 0; --i) {
         int block_out = ch * cfg.ch_mult[i];
         for (int b = 0; b < cfg.num_res_blocks + 1; ++b) {
-            seq->push_back(ResnetBlock(block_in, block_out, cfg.groups));
+            const std::string at = std::to_string(i) + "." + std::to_string(b);
+            add(ResnetBlock(block_in, block_out, cfg.groups), "res " + at);
             block_in = block_out;
-            if (has_level(cfg.attn_levels, i)) seq->push_back(AttnBlock(block_in, cfg.groups));
+            if (has_level(cfg.attn_levels, i)) add(AttnBlock(block_in, cfg.groups), "attn " + at);
         }
-        if (i != 0) seq->push_back(Upsample(block_in));
+        if (i != 0) add(Upsample(block_in), "up " + std::to_string(i));
     }
-    seq->push_back(make_norm(cfg.groups, block_in));
-    seq->push_back(Swish());
-    seq->push_back(conv(block_in, cfg.in_channels, 3, 1, 1));
+    add(make_norm(cfg.groups, block_in), "norm_out");
+    add(Swish(), "swish");
+    add(conv(block_in, cfg.in_channels, 3, 1, 1), "conv_out");
     body = register_module("body", seq);
 }
 

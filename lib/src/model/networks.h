@@ -68,6 +68,10 @@ struct EncoderImpl : torch::nn::Module {
     explicit EncoderImpl(const ModelConfig& cfg);
     torch::Tensor forward(torch::Tensor x);  // B x 3 x H x W (values in [-1,1]) -> B x n x h x w
     torch::nn::Sequential body{nullptr};
+    // What each entry of body is, in order ("conv_in", "res 0.1" for level 0's second residual block, "attn 0.1",
+    // "down 0", "mid1", "mid_attn", "mid2", "norm_out", "swish", "conv_out"): the same name means the same place in
+    // the network whatever num_res_blocks is (Codec::grow).
+    std::vector<std::string> layers;
 };
 TORCH_MODULE(Encoder);
 
@@ -75,6 +79,7 @@ struct DecoderImpl : torch::nn::Module {
     explicit DecoderImpl(const ModelConfig& cfg);
     torch::Tensor forward(torch::Tensor z);  // B x n x h x w -> B x 3 x H x W (values ~[-1,1])
     torch::nn::Sequential body{nullptr};
+    std::vector<std::string> layers;  // as EncoderImpl::layers ("up L" for the upsampling after level L)
 };
 TORCH_MODULE(Decoder);
 
