@@ -30,6 +30,7 @@
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <omp.h>
 #include <random>
 #include <sstream>
 
@@ -279,7 +280,13 @@ infer::TensorSource tensor_source(SCVAE& net) {
     };
 }
 
-void init_worker_thread() { torch::set_num_threads(1); }
+// omp_set_num_threads as well: with Debian's OpenMP ATen backend torch::set_num_threads does it too, but the
+// OpenMP loops of spectral.cpp read this thread's OpenMP count whatever backend LibTorch was built with, and with
+// more than one they would set OpenBLAS's global thread count while other workers are inside BLAS.
+void init_worker_thread() {
+    torch::set_num_threads(1);
+    omp_set_num_threads(1);
+}
 
 void set_threads(int n) {
     if (n <= 0) n = available_cpus();
