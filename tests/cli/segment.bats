@@ -109,6 +109,8 @@ PY
         scvae-segment -t 1 --method $m all.scv > s1.jsonl
         scvae-segment -t 3 --method $m < all.scv > s3.jsonl
         diff s1.jsonl s3.jsonl
+        scvae-segment -t 3 --method $m all.scv > s3f.jsonl  # one file of many records gets workers too
+        diff s1.jsonl s3f.jsonl
         scvae-segment -t 1 --method $m --pixels 8 "$@" > x1.jsonl
         scvae-segment -t 3 --method $m --pixels 8 "$@" > x3.jsonl
         diff x1.jsonl x3.jsonl
@@ -224,6 +226,22 @@ PY
     [[ -f one.png ]]
 }
 
+@test "a code stream that breaks after its first record: that record is segmented and written, then the error" {
+    scvae-encode -m "$TINY" -o one.scv "$IMAGES/photo1.jpg"
+    scvae-segment -t 1 -o 'one1-{index}.png' one.scv > one1.jsonl
+    scvae-segment -t 3 -o 'one3-{index}.png' one.scv > one3.jsonl
+    diff one1.jsonl one3.jsonl
+    cmp one1-0.png one3-0.png
+    { cat one.scv; head -c 300 one.scv; } > broken.scv
+    for t in 1 3; do
+        run -1 --separate-stderr scvae-segment -t $t -o "b$t-{index}.png" broken.scv
+        assert_equal "$output" "$(cat one1.jsonl)"
+        [[ $stderr == "scvae-segment: broken.scv: record 2: truncated record"* ]] || fail "$stderr"
+        cmp b$t-0.png one1-0.png
+        [[ ! -e b$t-1.png ]]
+    done
+}
+
 @test "a record that cannot be segmented in a stream on image workers: its own message, the records before it only" {
     white_png big.png 272 272  # 68 x 68 = 4624 cells with the tiny model (factor 4): over spectral's 4096
     scvae-encode -m "$TINY" -o mix.scv a.png b.png big.png a.png
@@ -231,5 +249,11 @@ PY
     assert_equal "${#lines[@]}" 2
     [[ $stderr == *"big.png: spectral segmentation of 4624 grid cells needs too much memory"* ]] || fail "$stderr"
     [[ $stderr != *future_error* ]]
+    [[ -f s-0.png && -f s-1.png && ! -e s-2.png && ! -e s-3.png ]]
+    # the same from a file
+    rm -f s-*.png
+    run -1 --separate-stderr scvae-segment -t 3 --method spectral -o 's-{index}.png' mix.scv
+    assert_equal "${#lines[@]}" 2
+    [[ $stderr == *"big.png: spectral segmentation of 4624 grid cells needs too much memory"* ]] || fail "$stderr"
     [[ -f s-0.png && -f s-1.png && ! -e s-2.png && ! -e s-3.png ]]
 }

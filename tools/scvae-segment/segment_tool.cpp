@@ -11,6 +11,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "cli.h"
 #include "scvae/cluster.h"
@@ -174,10 +175,8 @@ int segment_main(const SegmentToolOptions& in) {
     set_faiss_threads(opt.threads.value_or(0));
     set_threads(opt.threads.value_or(0));  // after: it also stops OpenBLAS's idle threads
     Outputs out{opt, 0, {}};
-    // A code stream on stdin counts as many records for the choice of workers.
-    const bool stream_in = !opt.model && !opt.pixels && (opt.inputs.empty() || opt.inputs == std::vector<std::string>{"-"});
-    const size_t items = stream_in ? 64 : opt.inputs.size();
-    const int workers = opt.model && opt.batch > 1 ? 1 : image_workers(opt.threads.value_or(0), 1, "cpu", items);
+    // Image workers for --pixels and --model (a code stream chooses its own, below).
+    const int workers = opt.model && opt.batch > 1 ? 1 : image_workers(opt.threads.value_or(0), 1, "cpu", opt.inputs.size());
     const SegmentOptions& so = opt.seg;
     // Image i of the inputs, with --noise added.
     auto load = [&opt, &so](size_t i) {
@@ -215,27 +214,49 @@ int segment_main(const SegmentToolOptions& in) {
                                  "files, or images with --model");
             inputs.push_back("-");
         }
+        // Workers start with a stream's second record, whatever the inputs are (one file can hold many records): a
+        // stream of one record is segmented by the main thread with every thread.
+        auto job = [&so](std::shared_ptr<CodeRecord> shared) {
+            return [&so, shared] {
+                Segmented r;
+                r.seg = segment_codes(*shared, so);
+                r.rec = std::move(*shared);
+                return r;
+            };
+        };
         size_t records = 0;
-        SegmentQueue queue(out, workers);
+        std::shared_ptr<CodeRecord> first;  // held until a second record (or the end) decides the workers
+        std::optional<SegmentQueue> queue;
+        auto drain = [&] {
+            if (queue) {
+                queue->finish();
+            } else if (first) {
+                SegmentQueue one(out, 1);
+                one.push(job(std::move(first)));
+            }
+        };
         bool reading = true;  // an error from the reader, not from a record's segmentation or outputs
         try {
             for_each_record(inputs, [&](const CodeRecord& rec, const std::string&) {
                 ++records;
                 reading = false;
                 auto shared = std::make_shared<CodeRecord>(rec);
-                queue.push([&so, shared] {
-                    Segmented r;
-                    r.seg = segment_codes(*shared, so);
-                    r.rec = std::move(*shared);
-                    return r;
-                });
+                if (!queue && !first) {
+                    first = std::move(shared);
+                } else {
+                    if (!queue) {
+                        queue.emplace(out, image_workers(opt.threads.value_or(0), 1, "cpu", 64));
+                        queue->push(job(std::move(first)));
+                    }
+                    queue->push(job(std::move(shared)));
+                }
                 reading = true;
             });
         } catch (const Error&) {
-            if (reading) queue.finish();  // the good records before a bad one still get their outputs, as one at a time
+            if (reading) drain();  // the good records before a bad one still get their outputs, as one at a time
             throw;
         }
-        queue.finish();
+        drain();
         if (records == 0) throw Error(input_names(inputs) + ": no code records (empty stream)");
     } else {
         if (opt.inputs.empty()) throw UsageError("--model needs images to segment (IMAGE...)");
