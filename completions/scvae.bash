@@ -186,12 +186,12 @@ _scvae_train() {
         --solver) COMPREPLY=( $(compgen -W 'lista ista fista' -- "$cur") ); return ;;
         --latent) COMPREPLY=( $(compgen -W 'sc vq' -- "$cur") ); return ;;
         --device) COMPREPLY=( $(compgen -W 'cpu cuda' -- "$cur") ); return ;;
-        --val-fraction|--val-images|-s|--size|--resize-short|-d|--channels|-n|-K|--lista-steps|--vq-beta|--vq-ema|--alpha|--init-alpha|--lr|--adam-eps|\
+        --val-fraction|--val-images|-s|--size|--resize-short|-d|--channels|-n|-K|--lista-steps|--vq-beta|--vq-ema|--alpha|--init-alpha|--lr|--grown-lr|--adam-eps|\
         -b|--batch|--epochs|--steps|--grad-clip|--seed|--val-every|--checkpoint-every|--log-every|-t|--threads|--procs|\
         --data-threads|--world-size|--rank|--local-rank|--master-addr|--master-port|--dist-timeout|--bucket-mb) return ;;
     esac
     _scvae_options '-o --output --resume --files-from --val --val-fraction --val-images -s --size
-            --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --latent --vq-beta --vq-ema --init --alpha --init-alpha --lr --adam-eps
+            --resize-short -p --preset --config -d --channels -n -K --lista-steps --solver --latent --vq-beta --vq-ema --init --alpha --init-alpha --lr --grown-lr --adam-eps
             -b --batch --epochs --steps --grad-clip --seed --val-every --checkpoint-every --log-every --half
             --procs -t --threads --data-threads --device --world-size --rank --local-rank --master-addr --master-port
             --dist-timeout --bucket-mb --rank-model -q --quiet -h --help --version' || _scvae_files '@(png|jpg|jpeg|PNG|JPG|JPEG)'

@@ -190,6 +190,11 @@ setup() {
         '[3,"","scvae-model grow",1]'
     tiny=$(scvae-model info --json "$TINY")
     assert_equal "$(jq -r .meta.grown_from <<<"$output")" "$(jq -r .fingerprint <<<"$tiny")"
+    # the added blocks by parameter name (tiny: 3 levels; the encoder body is conv_in, then per level the old block,
+    # two new ones and a downsampling)
+    assert_equal "$(jq -c .meta.grown_layers <<<"$output")" \
+        '["encoder.body.2","encoder.body.3","encoder.body.6","encoder.body.7","encoder.body.10","encoder.body.11","decoder.body.6","decoder.body.7","decoder.body.11","decoder.body.12","decoder.body.16","decoder.body.17"]'
+
     # the other fields of the config are the tiny model's; the parameters grow by two blocks per encoder level
     # and decoder level
     assert_equal "$(jq -c '.config | del(.num_res_blocks, .preset)' <<<"$output")" \

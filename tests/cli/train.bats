@@ -350,3 +350,33 @@ Try 'scvae-train --help' for more information."
     run -0 --separate-stderr scvae-train --resume "$d" --steps 4 -t 1 --data-threads 1
     [[ $stderr == *"state.pt: a checkpoint without a checksum (written before checkpoints carried one); resuming"* ]]
 }
+
+@test "--grown-lr: the layers scvae-model grow added train at a multiple of --lr, kept and changed on resume" {
+    d=$BATS_TEST_TMPDIR/grown
+    scvae-model grow -r 2 "$TINY" -o "$BATS_TEST_TMPDIR/g.scvm"
+    run -0 --separate-stderr scvae-train -q -o "$d" --init "$BATS_TEST_TMPDIR/g.scvm" --grown-lr 10 --lr 1e-3 \
+        --size 16 -b 2 -t 1 --data-threads 1 --seed 5 --steps 4 --log-every 2 "$IMGS"
+    # the rates Adam applies, as logged
+    run -0 jq -c 'select(.type=="train") | [.step, .lr, .grown_layers_lr]' "$d/log.jsonl"
+    assert_output "$(printf '%s\n' '[2,0.001,0.01]' '[4,0.001,0.01]')"
+    assert_equal "$(jq .grown_lr "$d/options.json")" 10
+    run -0 scvae-train -q --resume "$d" --steps 6 --lr 5e-4 --grown-lr 4 -t 1
+    run -0 jq -c 'select(.type=="train" and .step == 6) | [.lr, .grown_layers_lr]' "$d/log.jsonl"
+    assert_output '[0.0005,0.002]'
+    run -0 jq -c 'select(.event=="resume") | .changed' "$d/log.jsonl"
+    assert_output '{"grown_lr":4,"lr":0.0005,"steps":6}'
+    # one parameter group cannot become two on resume (nor two one)
+    run -2 --separate-stderr scvae-train --resume "$d" --steps 8 --grown-lr 1
+    [[ $stderr == "scvae-train: --resume: --grown-lr cannot change to or from 1 in a resumed run"* ]] || fail "$stderr"
+    # without grown layers: a usage error, and no run folder
+    run -2 --separate-stderr scvae-train -q -o "$d-plain" --init "$TINY" --grown-lr 10 "${FAST[@]:2}" --steps 2 "$IMGS"
+    [[ $stderr == "scvae-train: --grown-lr: "*"tiny.scvm has no grown layers (--init a model made by scvae-model grow)"* ]] || fail "$stderr"
+    [[ ! -e $d-plain ]]
+    run -2 --separate-stderr scvae-train -q -o "$d-neg" --grown-lr 0 "${FAST[@]}" --steps 2 "$IMGS"
+    [[ $stderr == "scvae-train: --grown-lr: expected a positive number"* ]]
+    # without --grown-lr a grown model trains as one group, as before
+    run -0 --separate-stderr scvae-train -q -o "$d-one" --init "$BATS_TEST_TMPDIR/g.scvm" --size 16 -b 2 -t 1 \
+        --data-threads 1 --steps 2 --log-every 2 "$IMGS"
+    run -0 jq -c 'select(.type=="train") | has("grown_layers_lr")' "$d-one/log.jsonl"
+    assert_output false
+}

@@ -51,6 +51,8 @@ static scvae::TrainOptions parse(int argc, char** argv) {
     t.number("init-alpha", "A", "the LISTA thresholds start at A/L (default: --alpha; with --init: the model's)",
              init_alpha, 0, kInf);
     t.number("lr", "RATE", "Adam learning rate", opt.lr, -kInf, kInf);
+    t.number("grown-lr", "F", "the layers scvae-model grow added to the --init model train at F times --lr", opt.grown_lr,
+             -kInf, kInf);
     t.number("adam-eps", "EPS", "Adam's epsilon", opt.adam_eps, -kInf, kInf);
     t.integer("b,batch", "N", "images per step (split over --procs; per process under torchrun or Slurm)", opt.batch, 1,
               1 << 16);
@@ -98,6 +100,7 @@ static scvae::TrainOptions parse(int argc, char** argv) {
     }
     if (init_alpha) opt.init_alpha = *init_alpha;
     if (!(opt.lr > 0)) throw scvae::UsageError("--lr: expected a positive number");
+    if (!(opt.grown_lr > 0 && std::isfinite(opt.grown_lr))) throw scvae::UsageError("--grown-lr: expected a positive number");
     if (!(opt.adam_eps > 0)) throw scvae::UsageError("--adam-eps: expected a positive number");
     if (steps) opt.steps = *steps;
     if (val_every) opt.val_every = *val_every;

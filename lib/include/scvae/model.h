@@ -99,7 +99,8 @@ public:
     // place; each added block is initialised as Codec::init does (seeded) except its last convolution (and, at
     // an attention level, its attention block's output projection), which starts at zero, so the block starts as
     // the identity and training grows it. Reconstructions agree up to rounding. Meta: "created_by", "grown_from"
-    // (this fingerprint), "grown_from_res_blocks", "init_seed" and "grown_from_meta" (this meta).
+    // (this fingerprint), "grown_from_res_blocks", "init_seed", "grown_layers" (the parameter-name prefixes of the
+    // added blocks, such as "encoder.body.2", for scvae-train --grown-lr) and "grown_from_meta" (this meta).
     // Throws Error when res_blocks is not more than the model's or the deeper config is refused.
     // LibTorch builds only (scvae-model, scvae-train).
     Codec grow(int res_blocks, uint64_t seed) const;

@@ -32,6 +32,8 @@ struct TrainOptions {
     double alpha = 1.0;                    // weight of ||z||_1 in Eq. (4)/(5): a hyperparameter, not learned
     double init_alpha = -1;                // a new model's LISTA thresholds start at init_alpha/L (< 0: alpha)
     double lr = 1e-4;
+    double grown_lr = 1;                   // the layers an --init model's meta "grown_layers" names (scvae-model
+                                           // grow) train at grown_lr * lr
     double adam_eps = 1e-8;                // Adam's epsilon
     int batch = 16;                        // per process
     int epochs = 10;

@@ -357,8 +357,10 @@ void grow_check(bool ok, const char* what) {
 
 // Copies the body entries of `from` to the entries of `to` with the same layer name; an entry of `to` that
 // `from` lacks must be a residual or attention block, which is zeroed at its output so that it passes its input on.
+// Appends the added entries' parameter-name prefixes ("<prefix>.<index>") to `added`.
 void grow_body(const torch::nn::Sequential& from, const std::vector<std::string>& from_layers,
-               const torch::nn::Sequential& to, const std::vector<std::string>& to_layers) {
+               const torch::nn::Sequential& to, const std::vector<std::string>& to_layers, const std::string& prefix,
+               std::vector<std::string>& added) {
     grow_check(from->size() == from_layers.size() && to->size() == to_layers.size(), "layer names");
     std::map<std::string, size_t> at;
     for (size_t j = 0; j < to_layers.size(); ++j) at[to_layers[j]] = j;
@@ -382,6 +384,7 @@ void grow_body(const torch::nn::Sequential& from, const std::vector<std::string>
         const std::string& name = to_layers[j];
         const char* out = name.rfind("res ", 0) == 0 ? "conv2." : name.rfind("attn ", 0) == 0 ? "proj_out." : nullptr;
         grow_check(out != nullptr, "a new layer that is not a block");
+        added.push_back(prefix + "." + std::to_string(j));
         for (auto& p : to->ptr(j)->named_parameters(true))
             if (p.key().rfind(out, 0) == 0) p.value().zero_();
     }
@@ -405,11 +408,14 @@ Codec Codec::grow(int res_blocks, uint64_t seed) const {
     }
     Codec grown = Codec::init(deeper, seed);
     Impl& g = *grown.impl_;
+    std::vector<std::string> added;
     {
         torch::NoGradGuard no_grad;
         const SCVAE& src_net = impl_->net;  // copy_ also copies across devices: the grown model is on the CPU
-        grow_body(src_net->encoder->body, src_net->encoder->layers, g.net->encoder->body, g.net->encoder->layers);
-        grow_body(src_net->decoder->body, src_net->decoder->layers, g.net->decoder->body, g.net->decoder->layers);
+        grow_body(src_net->encoder->body, src_net->encoder->layers, g.net->encoder->body, g.net->encoder->layers,
+                  "encoder.body", added);
+        grow_body(src_net->decoder->body, src_net->decoder->layers, g.net->decoder->body, g.net->decoder->layers,
+                  "decoder.body", added);
         // everything outside the encoder and decoder bodies (LISTA or VQ) is the same network: copy it by name
         auto dst_params = g.net->named_parameters(true);
         auto dst_buffers = g.net->named_buffers(true);
@@ -433,6 +439,7 @@ Codec Codec::grow(int res_blocks, uint64_t seed) const {
                             {"grown_from", impl_->fingerprint},
                             {"grown_from_res_blocks", cfg.num_res_blocks},
                             {"init_seed", seed},
+                            {"grown_layers", added},
                             {"grown_from_meta", impl_->meta}};
     return grown;
 }

@@ -71,13 +71,57 @@ int env_int(const char* name, int fallback, int lo, int hi) {
     return static_cast<int>(n);
 }
 
+// The parameter-name prefixes of the layers scvae-model grow added ("grown_layers" in a model's meta).
+std::vector<std::string> grown_layers(const nlohmann::json& meta) {
+    std::vector<std::string> v;
+    auto it = meta.find("grown_layers");
+    if (it == meta.end() || !it->is_array()) return v;
+    for (const auto& e : *it)
+        if (e.is_string()) v.push_back(e.get<std::string>() + ".");
+    return v;
+}
+
+// Adam over the network's parameters: one group at --lr, and with --grown-lr (not 1) a second one, at
+// grown_lr * lr, of the layers the --init model's meta names as grown. Layers that scvae-model grow adds start at
+// zero output, and at a fine-tuning rate they would take thousands of steps to reach the size of the others.
+torch::optim::Adam make_optimizer(SCVAE& net, const nlohmann::json& init_meta, const TrainOptions& o) {
+    const auto grown = o.grown_lr != 1 ? grown_layers(init_meta) : std::vector<std::string>{};
+    if (o.grown_lr != 1 && grown.empty())
+        throw InvalidArgument("--grown-lr: " + (o.init_model.empty() ? std::string("a new model") : display_name(o.init_model)) +
+                              " has no grown layers (--init a model made by scvae-model grow)");
+    std::vector<torch::Tensor> base, boosted;
+    for (const auto& p : net->named_parameters(true)) {
+        bool is_grown = false;
+        for (const auto& g : grown) is_grown = is_grown || p.key().rfind(g, 0) == 0;
+        (is_grown ? boosted : base).push_back(p.value());
+    }
+    const auto options = torch::optim::AdamOptions(o.lr).eps(o.adam_eps);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(base);
+    if (!boosted.empty())
+        groups.emplace_back(boosted, std::make_unique<torch::optim::AdamOptions>(
+                                         torch::optim::AdamOptions(o.lr * o.grown_lr).eps(o.adam_eps)));
+    return torch::optim::Adam(std::move(groups), options);
+}
+
+void set_learning_rates(torch::optim::Adam& opt, const TrainOptions& o) {
+    auto& groups = opt.param_groups();
+    for (size_t i = 0; i < groups.size(); ++i)
+        static_cast<torch::optim::AdamOptions&>(groups[i].options()).lr(i == 0 ? o.lr : o.lr * o.grown_lr);
+}
+
+// The learning rate Adam applies to group `i` (what the log reports).
+double group_lr(torch::optim::Adam& opt, size_t i) {
+    return static_cast<torch::optim::AdamOptions&>(opt.param_groups().at(i).options()).lr();
+}
+
 nlohmann::json options_to_json(const TrainOptions& o) {
     return {{"inputs", o.inputs}, {"files_from", o.files_from}, {"val_dir", o.val_dir},
             {"val_fraction", o.val_fraction}, {"size", o.size}, {"resize_short", o.resize_short},
             {"val_images", o.val_images}, {"preset", o.preset}, {"config_file", o.config_file},
             {"config_overrides", o.config_overrides}, {"init_model", o.init_model}, {"alpha", o.alpha},
             {"init_alpha", o.init_alpha},
-            {"lr", o.lr}, {"adam_eps", o.adam_eps}, {"batch", o.batch}, {"epochs", o.epochs}, {"steps", o.steps},
+            {"lr", o.lr}, {"grown_lr", o.grown_lr}, {"adam_eps", o.adam_eps}, {"batch", o.batch}, {"epochs", o.epochs}, {"steps", o.steps},
             {"grad_clip", o.grad_clip}, {"seed", o.seed}, {"val_every", o.val_every},
             {"checkpoint_every", o.checkpoint_every}, {"log_every", o.log_every}, {"half", o.half},
             {"world_size", o.world_size}, {"bucket_mb", o.bucket_mb},
@@ -100,6 +144,7 @@ void options_from_json(const nlohmann::json& j, TrainOptions& o) {
     o.alpha = j.at("alpha");
     o.init_alpha = j.value("init_alpha", -1.0);
     o.lr = j.at("lr");
+    o.grown_lr = j.value("grown_lr", 1.0);
     o.adam_eps = j.value("adam_eps", 1e-8);
     o.batch = j.at("batch");
     o.epochs = j.at("epochs");
@@ -144,6 +189,7 @@ std::set<std::string> given_options(const TrainOptions& g) {
     mark("steps", g.steps != d.steps);
     mark("epochs", g.epochs != d.epochs);
     mark("lr", g.lr != d.lr);
+    mark("grown-lr", g.grown_lr != d.grown_lr);
     mark("grad-clip", g.grad_clip != d.grad_clip);
     mark("val-every", g.val_every != d.val_every);
     mark("checkpoint-every", g.checkpoint_every != d.checkpoint_every);
@@ -185,6 +231,11 @@ nlohmann::json apply_resume_options(const TrainOptions& given_opts, TrainOptions
         }
     }
     take("lr", o.lr, given.lr, "lr");
+    if (given.given.count("grown-lr") && (given.grown_lr == 1) != (o.grown_lr == 1))
+        throw InvalidArgument("--resume: --grown-lr cannot change to or from 1 in a resumed run (the optimiser's state has " +
+                              std::string(o.grown_lr == 1 ? "one parameter group" : "two parameter groups") +
+                              "); to change it, start a new run from its weights with --init " + o.run_dir + "/last.scvm");
+    take("grown-lr", o.grown_lr, given.grown_lr, "grown_lr");
     take("grad-clip", o.grad_clip, given.grad_clip, "grad_clip");
     take("val-every", o.val_every, given.val_every, "val_every");
     take("checkpoint-every", o.checkpoint_every, given.checkpoint_every, "checkpoint_every");
@@ -784,10 +835,14 @@ struct Run {
         const LossWindow::Means m = window.means(dist, o.world_size);
         const double mse = m.rec / double(int64_t(3) * o.size * o.size);
         const double psnr = mse > 0 ? 10.0 * std::log10(1.0 / mse) : kPsnrIdentical;
-        log.write({{"type", "train"}, {"step", st.step}, {"epoch", epoch}, {"total", m.total}, {"rec", m.rec},
-                   {"latent", m.latent}, {"psnr", psnr}, {"hoyer", m.hoyer}, {"zeros", m.zeros}, {"alpha", o.alpha},
-                   {"lr", o.lr}, {"images_per_s", ips}, {"data_wait", window.data_wait()},
-                   {"skipped", data.train.skipped()}, {"seconds", st.seconds}});
+        nlohmann::json line = {{"type", "train"}, {"step", st.step}, {"epoch", epoch}, {"total", m.total},
+                               {"rec", m.rec}, {"latent", m.latent}, {"psnr", psnr}, {"hoyer", m.hoyer},
+                               {"zeros", m.zeros}, {"alpha", o.alpha}, {"lr", group_lr(opt, 0)},
+                               {"images_per_s", ips}, {"data_wait", window.data_wait()},
+                               {"skipped", data.train.skipped()}, {"seconds", st.seconds}};
+        // the rate of the grown layers (--grown-lr), as Adam applies it
+        if (opt.param_groups().size() > 1) line["grown_layers_lr"] = group_lr(opt, 1);
+        log.write(line);
         train_curve.push_back({double(st.step), m.total, psnr});
         show_step(progress, sched.log_every, st.step, sched.total_steps, epoch, sched.epochs_shown,
                   "loss " + fmt("%.4g", m.total) + " rec " + fmt("%.4g", m.rec) + " lat " + fmt("%.4g", m.latent) +
@@ -906,7 +961,7 @@ int train_main(const TrainOptions& given) {
     }
     net->train();
     std::vector<torch::Tensor> params = net->parameters();
-    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr).eps(o.adam_eps));
+    torch::optim::Adam opt = make_optimizer(net, codec.meta(), o);
     DistGroup dist(dc);
 
     // ---- the run folder, the starting point ----
@@ -922,6 +977,7 @@ int train_main(const TrainOptions& given) {
     State st;
     if (resolved.resuming) {
         load_checkpoint(o.run_dir, net, opt, st);
+        set_learning_rates(opt, o);  // a resumed run's --lr and --grown-lr, whatever the checkpoint was made with
     } else {
         dist.broadcast(params);  // every rank starts from rank 0's weights
         dist.broadcast(net->buffers());
