@@ -18,6 +18,7 @@ declare -gA SKIP=(
     ['scvae-train -o runs/photos --preset cpu-f8']='trains the CPU preset for its full default epochs (hours)'
     ['scvae-train --resume runs/photos']='continues that run'
     ['scvae-train -o runs/ddp']='two processes training the default preset for full epochs (hours)'
+    ['-o runs/deeper']='trains a grown default model for 4000 steps of 256-px crops (hours; train.bats runs --grown-lr)'
     ['hostA']='needs two machines'
     ['scontrol|^srun ']='needs a Slurm cluster (launch.bats runs examples/slurm-train.sbatch with stand-ins)'
     ['^bash scripts/']='sets up, builds and tests the project: what runs this test'
@@ -107,7 +108,7 @@ img() { cp "$IMAGES/$1" "$2"; }
 
 @test "scvae-model(1) examples" {
     run_examples "$SCVAE_SOURCE_DIR/man/scvae-model.1"
-    [[ -s tiny.scvm && -s wide.scvm ]]
+    [[ -s tiny.scvm && -s wide.scvm && -s deeper.scvm ]]
 }
 
 @test "scvae-cluster(1) examples" {
@@ -151,5 +152,5 @@ img() { cp "$IMAGES/$1" "$2"; }
 @test "the skipped lines are only those that cannot run here" {
     local f all
     all=$(for f in "$SCVAE_SOURCE_DIR"/man/*.1 "$SCVAE_SOURCE_DIR/README.md"; do blocks "$f"; done)
-    assert_equal "$(grep -c "^: # skipped" <<<"$all")" 18
+    assert_equal "$(grep -c "^: # skipped" <<<"$all")" 19
 }
