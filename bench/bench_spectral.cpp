@@ -1,7 +1,7 @@
 // bench_spectral - the spectral step of scvae-segment on real codes: subspace iteration against the dense
 // eigendecomposition it replaced, in the same process.
 //
-//   bench_spectral [--dims D] [--threads T] [--previous] CODES...
+//   bench_spectral [--dims D] [--threads T] [--bandwidth F] [--previous] CODES...
 //
 // CODES are code streams (scvae-encode output; '-' = stdin). For each record the grid's codes become the dense
 // points scvae-segment clusters (one column per atom the record uses), and spectral_embedding runs on them with
@@ -10,7 +10,8 @@
 // second the dense path's. Prints one line per record (grid, time of each, ratio, largest difference between
 // the two embeddings) and a summary line of JSON. --previous then also runs scvae 0.1's implementation (kept
 // here verbatim: the affinity as LibTorch float64 tensors, L = I - D^-1/2 W D^-1/2 in full, dsyevr), last, since
-// its temporaries set the peak RSS.
+// its temporaries set the peak RSS. --bandwidth is the Gaussian width as a fraction of the median distance
+// (default: scvae-segment's); scvae 0.1's kernel is --bandwidth 1, so compare embeddings with --previous there.
 #include <sys/resource.h>
 
 #include <torch/torch.h>
@@ -124,19 +125,21 @@ Points points_of(const CodeRecord& rec) {
 int main(int argc, char** argv) {
     int dims = 2, threads = 0;
     bool with_previous = false;
+    double bandwidth = kDefaultSpectralBandwidth;
     std::vector<std::string> inputs;
     for (int i = 1; i < argc; ++i) {
         std::string s = argv[i];
         if (s == "--dims" && i + 1 < argc) dims = std::stoi(argv[++i]);
         else if (s == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
+        else if (s == "--bandwidth" && i + 1 < argc) bandwidth = std::stod(argv[++i]);
         else if (s == "--previous") with_previous = true;
         else if (s == "-h" || s == "--help") {
-            std::printf("usage: bench_spectral [--dims D] [--threads T] [--previous] CODES...\n");
+            std::printf("usage: bench_spectral [--dims D] [--threads T] [--bandwidth F] [--previous] CODES...\n");
             return 0;
         } else inputs.push_back(s);
     }
     if (inputs.empty()) {
-        std::fprintf(stderr, "usage: bench_spectral [--dims D] [--threads T] [--previous] CODES...\n");
+        std::fprintf(stderr, "usage: bench_spectral [--dims D] [--threads T] [--bandwidth F] [--previous] CODES...\n");
         return 2;
     }
     set_faiss_threads(threads);  // OpenMP and OpenBLAS; 0 = every CPU
@@ -153,13 +156,13 @@ int main(int argc, char** argv) {
     std::vector<double> t_sub(pts.size()), t_dense(pts.size());
     for (size_t i = 0; i < pts.size(); ++i) {
         double t = now();
-        sub[i] = spectral_embedding(pts[i].x.data(), pts[i].n, pts[i].dim, dims, SpectralSolver::Subspace);
+        sub[i] = spectral_embedding(pts[i].x.data(), pts[i].n, pts[i].dim, dims, SpectralSolver::Subspace, bandwidth);
         t_sub[i] = now() - t;
     }
     const long rss_sub = peak_rss_kb();
     for (size_t i = 0; i < pts.size(); ++i) {
         double t = now();
-        dense[i] = spectral_embedding(pts[i].x.data(), pts[i].n, pts[i].dim, dims, SpectralSolver::Dense);
+        dense[i] = spectral_embedding(pts[i].x.data(), pts[i].n, pts[i].dim, dims, SpectralSolver::Dense, bandwidth);
         t_dense[i] = now() - t;
     }
     const long rss_dense = peak_rss_kb();
@@ -191,9 +194,9 @@ int main(int argc, char** argv) {
         rss_prev = peak_rss_kb();
     }
     const double n = static_cast<double>(std::max<size_t>(pts.size(), 1));
-    std::printf("{\"records\":%zu,\"dims\":%d,\"subspace_s\":%.4f,\"dense_s\":%.4f,\"speedup\":%.2f,"
+    std::printf("{\"records\":%zu,\"dims\":%d,\"bandwidth\":%g,\"subspace_s\":%.4f,\"dense_s\":%.4f,\"speedup\":%.2f,"
                 "\"max_abs_difference\":%.3g,\"peak_rss_kb\":{\"inputs\":%ld,\"subspace\":%ld,\"dense\":%ld",
-                pts.size(), dims, sum_sub / n, sum_dense / n, sum_dense / std::max(sum_sub, 1e-9), worst, rss0,
+                pts.size(), dims, bandwidth, sum_sub / n, sum_dense / n, sum_dense / std::max(sum_sub, 1e-9), worst, rss0,
                 rss_sub, rss_dense);
     if (with_previous)
         std::printf(",\"previous\":%ld},\"previous_s\":%.4f,\"previous_speedup\":%.2f,"

@@ -167,9 +167,9 @@ _scvae_segment() {
         -m|--model) _scvae_files 'scvm'; return ;;
         -o|--output|--labels|--mask|--overlay) _scvae_any_file; return ;;
         --images) _scvae_dirs; return ;;
-        -k|--classes|--iters|--redo|--seed|--bndcon-threshold|--noise|--pixels|-b|--batch|-t|--threads) return ;;
+        -k|--classes|--iters|--redo|--seed|--bndcon-threshold|--bandwidth|--noise|--pixels|-b|--batch|-t|--threads) return ;;
     esac
-    _scvae_options '--method -k --classes --iters --redo --seed --bndcon-threshold -m --model
+    _scvae_options '--method -k --classes --iters --redo --seed --bndcon-threshold --bandwidth -m --model
             --pixels --noise -o --output --labels --mask --overlay --images -b --batch -t --threads -h --help
             --version' || _scvae_files '@(scv|jsonl|json|png|jpg|jpeg|PNG|JPG|JPEG)'
 }

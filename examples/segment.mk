@@ -14,6 +14,7 @@
 #   patch-mosaic   $(OUT)/patch-mosaic.png    Figure 7 style: patches of the test set's images clustered into
 #                                             MOSAIC_K groups, MOSAIC_ROWS random groups x MOSAIC_PER_ROW patches
 #
+# SEG_FLAGS go to every scvae-segment run (e.g. SEG_FLAGS='--bandwidth 1' for scvae 0.1's spectral kernel).
 # These need a model that reads images (-m): MODEL, else $SCVAE_MODEL, else ../models/default.scvm.
 # Not part of `all`: the test set downloads a Debian package (~160 MB) and the sweep encodes
 # SEG_N x (number of sigmas) images.
@@ -22,6 +23,7 @@ SEG_N ?= 60
 SEG_SEED ?= 1
 SEG_K ?= 2
 SEG_SIGMAS ?= 0 0.05 0.1 0.15 0.2 0.3 0.4
+SEG_FLAGS ?=
 SEGSET ?= $(OUT)/segset
 MOSAIC_K ?= 200
 MOSAIC_ROWS ?= 15
@@ -44,24 +46,24 @@ $(SEG_DIR)/clean.scv: $(SEGSET)/manifest.tsv
 
 $(SEG_DIR)/spectral2.json: $(SEG_DIR)/clean.scv
 	rm -rf $(SEG_DIR)/spectral2 && mkdir -p $(SEG_DIR)/spectral2
-	$(SCVAE_SEGMENT) --method spectral -k 2 --mask '$(SEG_DIR)/spectral2/{stem}.png' $< > $(SEG_DIR)/spectral2.jsonl
+	$(SCVAE_SEGMENT) $(SEG_FLAGS) --method spectral -k 2 --mask '$(SEG_DIR)/spectral2/{stem}.png' $< > $(SEG_DIR)/spectral2.jsonl
 	$(SCVAE_METRICS) --masks -o $@ $(SEG_DIR)/spectral2 $(SEGSET)/masks
 
 $(SEG_DIR)/spectral3.json: $(SEG_DIR)/clean.scv
 	rm -rf $(SEG_DIR)/spectral3 && mkdir -p $(SEG_DIR)/spectral3
-	$(SCVAE_SEGMENT) --method spectral -k 3 --mask '$(SEG_DIR)/spectral3/{stem}.png' $< > $(SEG_DIR)/spectral3.jsonl
+	$(SCVAE_SEGMENT) $(SEG_FLAGS) --method spectral -k 3 --mask '$(SEG_DIR)/spectral3/{stem}.png' $< > $(SEG_DIR)/spectral3.jsonl
 	$(SCVAE_METRICS) --masks -o $@ $(SEG_DIR)/spectral3 $(SEGSET)/masks
 
 $(SEG_DIR)/kmeans5.json: $(SEG_DIR)/clean.scv
 	rm -rf $(SEG_DIR)/kmeans5 && mkdir -p $(SEG_DIR)/kmeans5
-	$(SCVAE_SEGMENT) --method kmeans -k 5 --mask '$(SEG_DIR)/kmeans5/{stem}.png' $< > $(SEG_DIR)/kmeans5.jsonl
+	$(SCVAE_SEGMENT) $(SEG_FLAGS) --method kmeans -k 5 --mask '$(SEG_DIR)/kmeans5/{stem}.png' $< > $(SEG_DIR)/kmeans5.jsonl
 	$(SCVAE_METRICS) --masks -o $@ $(SEG_DIR)/kmeans5 $(SEGSET)/masks
 
 # The pixel-colour baseline: the same methods on the raw colours of each grid cell's 8x8 patch.
 SEG_PIXEL_CELL ?= 8
 $(SEG_DIR)/pixels-%.json: $(SEGSET)/manifest.tsv
 	rm -rf $(SEG_DIR)/pixels-$* && mkdir -p $(SEG_DIR)/pixels-$*
-	$(SCVAE_SEGMENT) --pixels $(SEG_PIXEL_CELL) --method $(if $(filter kmeans%,$*),kmeans,spectral) \
+	$(SCVAE_SEGMENT) $(SEG_FLAGS) --pixels $(SEG_PIXEL_CELL) --method $(if $(filter kmeans%,$*),kmeans,spectral) \
 	    -k $(patsubst spectral%,%,$(patsubst kmeans%,%,$*)) \
 	    --mask '$(SEG_DIR)/pixels-$*/{stem}.png' $(SEGSET)/images/*.png > $(SEG_DIR)/pixels-$*.jsonl
 	$(SCVAE_METRICS) --masks -o $@ $(SEG_DIR)/pixels-$* $(SEGSET)/masks
@@ -79,7 +81,7 @@ $(OUT)/segment-table.txt: $(foreach m,$(SEG_METHODS),$(SEG_DIR)/$(m).json $(SEG_
 # One folder of masks per noise level (the images are encoded with noise added, so no shared codes).
 $(SEG_DIR)/noise-%.json: $(SEGSET)/manifest.tsv
 	rm -rf $(SEG_DIR)/noise-$* && mkdir -p $(SEG_DIR)/noise-$*
-	$(SCVAE_SEGMENT) -m $(SEG_MODEL) --method spectral -k $(SEG_K) --noise $* --seed $(SEG_SEED) \
+	$(SCVAE_SEGMENT) $(SEG_FLAGS) -m $(SEG_MODEL) --method spectral -k $(SEG_K) --noise $* --seed $(SEG_SEED) \
 	    --mask '$(SEG_DIR)/noise-$*/{stem}.png' $(SEGSET)/images/*.png > $(SEG_DIR)/noise-$*.jsonl
 	$(SCVAE_METRICS) --masks -o $@ $(SEG_DIR)/noise-$* $(SEGSET)/masks
 

@@ -207,9 +207,51 @@ PY
     assert_output --partial "cut.scv"
 }
 
+# squares_pgm FILE [MASK]: 64x64 grey, 8x8 cells: the left half dark (40), the right half grey (100), a 4x4-cell
+# square in the middle lighter (166), each cell +0..12 by its index; MASK gets the square as a 0/255 mask.
+squares_pgm() {
+    python3 - "$@" <<'PY'
+import sys
+img, mask = bytearray(64 * 64), bytearray(64 * 64)
+for y in range(64):
+    for x in range(64):
+        gy, gx = y // 8, x // 8
+        square = 2 <= gy <= 5 and 2 <= gx <= 5
+        img[y * 64 + x] = (166 if square else 40 if gx < 4 else 100) + ((gy * 8 + gx) % 5) * 3
+        mask[y * 64 + x] = 255 if square else 0
+open(sys.argv[1], "wb").write(b"P5\n64 64\n255\n" + bytes(img))
+if len(sys.argv) > 2: open(sys.argv[2], "wb").write(b"P5\n64 64\n255\n" + bytes(mask))
+PY
+}
+
+@test "--bandwidth: a narrow kernel (the default) finds the square a wide one merges with its side" {
+    squares_pgm sq.pgm truth.pgm
+    # default 0.25 x the median distance: the lighter square alone is foreground
+    run -0 scvae-segment --pixels 8 --method spectral --mask narrow.png sq.pgm
+    run -0 jq -c '[.bandwidth, .foreground_fraction]' <<<"$output"
+    assert_output '[0.25,0.25]'
+    run -0 scvae-metrics --masks narrow.png truth.pgm
+    run -0 jq '.images[0].iou' <<<"$output"
+    assert_output 1
+    # as wide as the median (scvae 0.1): the square goes with the grey half
+    run -0 scvae-segment --pixels 8 --method spectral --bandwidth 1 --mask wide.png sq.pgm
+    run -0 jq -c '[.bandwidth, .foreground_fraction]' <<<"$output"
+    assert_output '[1,0.625]'
+    # k-means has no kernel: no bandwidth in its summary
+    run -0 scvae-segment --pixels 8 -k 2 sq.pgm
+    run -0 jq -c 'has("bandwidth")' <<<"$output"
+    assert_output false
+    for bad in 0 -1; do
+        run -2 --separate-stderr scvae-segment --pixels 8 --method spectral --bandwidth "$bad" sq.pgm
+        assert_equal "${stderr_lines[0]}" "scvae-segment: --bandwidth must be a positive number"
+    done
+    run -2 --separate-stderr scvae-segment --pixels 8 --method spectral --bandwidth wide sq.pgm
+    [[ $stderr == *"--bandwidth"* ]] || fail "$stderr"
+}
+
 @test "--help lists every option of the man page" {
     run -0 scvae-segment --help
-    for o in method classes iters redo seed bndcon-threshold model noise output labels mask overlay images batch threads; do
+    for o in method classes iters redo seed bndcon-threshold bandwidth model noise output labels mask overlay images batch threads; do
         assert_output --partial -- "--$o"
         grep -q -- "\\\\-\\\\-${o//-/\\\\-}" "$SCVAE_SOURCE_DIR/man/scvae-segment.1" || fail "--$o missing from the man page"
     done

@@ -121,6 +121,39 @@ TEST(SpectralEmbedding, TwoGroupsSeparate) {
     EXPECT_THROW(spectral_embedding(x.data(), 16, 3, 17), Error);
 }
 
+TEST(SpectralEmbedding, BandwidthSetsWhichGroupSeparates) {
+    // On a line: 25 points near 0 (A), 25 near 1 (B), 10 near 2.5 (C). The median distance is about 1.5.
+    // A narrow kernel (the default, 0.25 x the median) links A and B weakly but C not at all: the two leading
+    // eigenvectors put C alone, A and B together. As wide as the median (scvae 0.1's kernel), the rows of B and
+    // C still share a direction and A leans away from B.
+    std::vector<float> x;
+    for (int i = 0; i < 60; ++i) x.push_back((i < 25 ? 0.f : i < 50 ? 1.f : 2.5f) + 0.05f * static_cast<float>(i % 5));
+    auto rows = [&](const std::vector<float>& E, int a, int b) { return E[a * 2] * E[b * 2] + E[a * 2 + 1] * E[b * 2 + 1]; };
+    std::vector<float> narrow = spectral_embedding(x.data(), 60, 1, 2);
+    EXPECT_EQ(narrow, spectral_embedding(x.data(), 60, 1, 2, SpectralSolver::Auto, kDefaultSpectralBandwidth));
+    EXPECT_GT(rows(narrow, 0, 25), 0.99);
+    EXPECT_LT(std::fabs(rows(narrow, 0, 50)), 0.05);
+    EXPECT_LT(std::fabs(rows(narrow, 25, 50)), 0.05);
+    std::vector<float> wide = spectral_embedding(x.data(), 60, 1, 2, SpectralSolver::Auto, 1.0);
+    EXPECT_LT(rows(wide, 0, 25), 0.9);
+    EXPECT_GT(rows(wide, 25, 50), 0.2);
+    for (double bad : {0.0, -1.0, std::nan(""), HUGE_VAL})
+        EXPECT_THROW(spectral_embedding(x.data(), 60, 1, 2, SpectralSolver::Auto, bad), Error) << bad;
+}
+
+TEST(SpectralEmbedding, ACellFarFromAllOthersKeepsTheEmbeddingFinite) {
+    // 39 points at 0 and one at 1: the median distance is 0, so s = bandwidth x the mean (1/20); with bandwidth
+    // 0.527 the far point's affinities are exp(-720), about 1e-313, and so is its degree: 1/sqrt(deg) squared
+    // overflows, which once turned its (zero) diagonal entry into NaN and failed the eigendecomposition.
+    std::vector<float> x(40, 0.f);
+    x[39] = 1.f;
+    for (auto solver : {SpectralSolver::Dense, SpectralSolver::Subspace}) {
+        std::vector<float> e = spectral_embedding(x.data(), 40, 1, 2, solver, 0.527);
+        ASSERT_EQ(e.size(), 80u);
+        for (float v : e) ASSERT_TRUE(std::isfinite(v));
+    }
+}
+
 // Points around `groups` random centres in `dim` dimensions (fixed seed), n in all.
 static std::vector<float> blobs(size_t n, size_t dim, int groups, float spread, unsigned seed) {
     std::mt19937 gen(seed);
@@ -136,10 +169,12 @@ TEST(SpectralEmbedding, SubspaceIterationAgreesWithDenseEigendecomposition) {
     // 1,100 points (above kSpectralSubspaceMinCells, so Auto iterates) in 4 overlapping groups.
     const size_t n = 1100, dim = 24;
     std::vector<float> x = blobs(n, dim, 4, 1.5f, 7);
+    // The default narrow kernel (eigenvalues near 1, slow for a plain power step) and a wide one.
+    for (double bw : {kDefaultSpectralBandwidth, 1.0})
     for (int dims : {2, 3, 4}) {
-        std::vector<float> it = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Subspace);
-        std::vector<float> dense = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Dense);
-        std::vector<float> autosel = spectral_embedding(x.data(), n, dim, dims);
+        std::vector<float> it = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Subspace, bw);
+        std::vector<float> dense = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Dense, bw);
+        std::vector<float> autosel = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Auto, bw);
         ASSERT_EQ(it.size(), n * dims);
         ASSERT_EQ(dense.size(), n * dims);
         double worst = 0, auto_worst = 0;
@@ -147,8 +182,8 @@ TEST(SpectralEmbedding, SubspaceIterationAgreesWithDenseEigendecomposition) {
             worst = std::max(worst, double(std::fabs(it[i] - dense[i])));
             auto_worst = std::max(auto_worst, double(std::fabs(autosel[i] - it[i])));
         }
-        EXPECT_LT(worst, 1e-5) << "dims " << dims;
-        EXPECT_EQ(auto_worst, 0.0) << "dims " << dims;
+        EXPECT_LT(worst, 1e-5) << "dims " << dims << " bandwidth " << bw;
+        EXPECT_EQ(auto_worst, 0.0) << "dims " << dims << " bandwidth " << bw;
         // rows of unit length, every eigenvector's largest-magnitude entry positive
         for (size_t i = 0; i < n; ++i) {
             double r = 0;

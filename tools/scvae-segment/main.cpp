@@ -21,6 +21,8 @@ static scvae::SegmentToolOptions parse(int argc, char** argv) {
     t.integer("seed", "N", "random seed (k-means, noise)", opt.seg.seed, 0, 2147483647);
     t.number("bndcon-threshold", "T", "non-maximal classes with boundary connectivity above T are background",
              opt.seg.bndcon_threshold, -HUGE_VAL, HUGE_VAL);
+    t.number("bandwidth", "F", "spectral: width of the Gaussian affinity, as a fraction of the median distance between "
+             "a grid's codes", opt.seg.bandwidth, -HUGE_VAL, HUGE_VAL);
     t.text("m,model", "FILE", "encode IMAGE... with this model instead of reading codes", opt.model);
     t.integer("pixels", "CELL", "segment IMAGE...'s raw CELL x CELL pixel patches instead of codes (the pixel baseline)",
               opt.pixels, 1, 64);

@@ -91,6 +91,7 @@ struct Outputs {
             put(opt.overlay, rec, index, overlay_image(*image, s, rec));
         }
         nlohmann::json j = segmentation_summary(s, rec, index);
+        if (opt.seg.method == SegmentMethod::Spectral) j["bandwidth"] = opt.seg.bandwidth;
         if (opt.noise > 0) j["noise"] = opt.noise;
         std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         std::fwrite(line.data(), 1, line.size(), stdout);
@@ -164,6 +165,7 @@ int segment_main(const SegmentToolOptions& in) {
     if (!opt.k_given) opt.seg.k = opt.seg.method == SegmentMethod::Spectral ? 2 : 5;
     if (opt.seg.k < 2) throw UsageError("-k must be at least 2");
     if (opt.noise < 0) throw UsageError("--noise must not be negative");
+    if (!(opt.seg.bandwidth > 0)) throw UsageError("--bandwidth must be a positive number");
     if (opt.noise > 0 && !opt.model && !opt.pixels)
         throw UsageError("--noise needs images as input (--model MODEL IMAGE... or --pixels CELL IMAGE...), not a code "
                          "stream");
