@@ -154,9 +154,14 @@ int main(int argc, char** argv) {
     const long rss0 = peak_rss_kb();
     std::vector<std::vector<float>> sub(pts.size()), dense(pts.size());
     std::vector<double> t_sub(pts.size()), t_dense(pts.size());
+    std::vector<int> products(pts.size());
+    int fallbacks = 0;  // records where the iteration gave up and the dense path answered
     for (size_t i = 0; i < pts.size(); ++i) {
         double t = now();
-        sub[i] = spectral_embedding(pts[i].x.data(), pts[i].n, pts[i].dim, dims, SpectralSolver::Subspace, bandwidth);
+        SpectralStats st;
+        sub[i] = spectral_embedding(pts[i].x.data(), pts[i].n, pts[i].dim, dims, SpectralSolver::Subspace, bandwidth, &st);
+        products[i] = st.products;
+        fallbacks += st.iterated ? 0 : 1;
         t_sub[i] = now() - t;
     }
     const long rss_sub = peak_rss_kb();
@@ -173,8 +178,8 @@ int main(int argc, char** argv) {
         worst = std::max(worst, diff);
         sum_sub += t_sub[i];
         sum_dense += t_dense[i];
-        std::printf("%s: grid %ux%u, %zu atoms: subspace %.3f s, dense %.3f s (%.1fx), max |difference| %.2g\n",
-                    pts[i].source.c_str(), pts[i].grid_h, pts[i].grid_w, pts[i].dim, t_sub[i], t_dense[i],
+        std::printf("%s: grid %ux%u, %zu atoms: subspace %.3f s (%d products), dense %.3f s (%.1fx), max |difference| %.2g\n",
+                    pts[i].source.c_str(), pts[i].grid_h, pts[i].grid_w, pts[i].dim, t_sub[i], products[i], t_dense[i],
                     t_dense[i] / std::max(t_sub[i], 1e-9), diff);
     }
     double sum_prev = 0, worst_prev = 0;
@@ -194,9 +199,12 @@ int main(int argc, char** argv) {
         rss_prev = peak_rss_kb();
     }
     const double n = static_cast<double>(std::max<size_t>(pts.size(), 1));
-    std::printf("{\"records\":%zu,\"dims\":%d,\"bandwidth\":%g,\"subspace_s\":%.4f,\"dense_s\":%.4f,\"speedup\":%.2f,"
+    double mean_products = 0;
+    for (int v : products) mean_products += v;
+    mean_products /= static_cast<double>(std::max<size_t>(pts.size(), 1));
+    std::printf("{\"records\":%zu,\"dims\":%d,\"bandwidth\":%g,\"subspace_products\":%.1f,\"subspace_fallbacks\":%d,\"subspace_s\":%.4f,\"dense_s\":%.4f,\"speedup\":%.2f,"
                 "\"max_abs_difference\":%.3g,\"peak_rss_kb\":{\"inputs\":%ld,\"subspace\":%ld,\"dense\":%ld",
-                pts.size(), dims, bandwidth, sum_sub / n, sum_dense / n, sum_dense / std::max(sum_sub, 1e-9), worst, rss0,
+                pts.size(), dims, bandwidth, mean_products, fallbacks, sum_sub / n, sum_dense / n, sum_dense / std::max(sum_sub, 1e-9), worst, rss0,
                 rss_sub, rss_dense);
     if (with_previous)
         std::printf(",\"previous\":%ld},\"previous_s\":%.4f,\"previous_speedup\":%.2f,"

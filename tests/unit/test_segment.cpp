@@ -151,6 +151,10 @@ TEST(SpectralEmbedding, ACellFarFromAllOthersKeepsTheEmbeddingFinite) {
         std::vector<float> e = spectral_embedding(x.data(), 40, 1, 2, solver, 0.527);
         ASSERT_EQ(e.size(), 80u);
         for (float v : e) ASSERT_TRUE(std::isfinite(v));
+        // A width so small that 2 s^2 underflows: W takes its limit (1 between equal points, else 0), no NaN.
+        e = spectral_embedding(x.data(), 40, 1, 2, solver, 1e-300);
+        ASSERT_EQ(e.size(), 80u);
+        for (float v : e) ASSERT_TRUE(std::isfinite(v));
     }
 }
 
@@ -172,7 +176,11 @@ TEST(SpectralEmbedding, SubspaceIterationAgreesWithDenseEigendecomposition) {
     // The default narrow kernel (eigenvalues near 1, slow for a plain power step) and a wide one.
     for (double bw : {kDefaultSpectralBandwidth, 1.0})
     for (int dims : {2, 3, 4}) {
-        std::vector<float> it = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Subspace, bw);
+        SpectralStats st;
+        std::vector<float> it = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Subspace, bw, &st);
+        // the iteration itself answered (no fallback to the dense path), in a few dozen products
+        EXPECT_TRUE(st.iterated) << "dims " << dims << " bandwidth " << bw;
+        EXPECT_LE(st.products, 60) << "dims " << dims << " bandwidth " << bw;
         std::vector<float> dense = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Dense, bw);
         std::vector<float> autosel = spectral_embedding(x.data(), n, dim, dims, SpectralSolver::Auto, bw);
         ASSERT_EQ(it.size(), n * dims);

@@ -72,10 +72,11 @@ Segmentation finish_segmentation(std::vector<int> labels, int grid_h, int grid_w
                                  double bndcon_threshold = kDefaultBndConThreshold);
 
 // How spectral_embedding finds the leading eigenvectors: Dense = LAPACK dsyevr on the whole n x n Laplacian
-// (O(n^3): seconds and gigabytes of temporaries at n = 4096); Subspace = block subspace iteration with
-// Rayleigh-Ritz on D^-1/2 W D^-1/2 (a few n x n x (dims+10) products; falls back to Dense if it has not converged
-// after 300 steps); Auto = Subspace from kSpectralSubspaceMinCells points on, Dense below. Both agree to about
-// 1e-9 per eigenvector entry.
+// (O(n^3): seconds and gigabytes of temporaries at n = 4096); Subspace = Chebyshev-filtered block subspace
+// iteration with Rayleigh-Ritz on D^-1/2 W D^-1/2 (7-30 n x n x (dims+10) products on code grids; falls back to
+// Dense when it stalls or has not converged after 300); Auto = Subspace from kSpectralSubspaceMinCells points on,
+// Dense below. Both agree to about 1e-9 per eigenvector entry unless eigenvalue dims and dims+1 nearly coincide
+// (bandwidths far below the default), where the eigenvectors are not unique.
 enum class SpectralSolver { Auto, Dense, Subspace };
 constexpr size_t kSpectralSubspaceMinCells = 1024;
 
@@ -85,10 +86,16 @@ constexpr size_t kSpectralSubspaceMinCells = 1024;
 // L = I - D^-1/2 W D^-1/2; the eigenvectors of the `dims` smallest eigenvalues of L (float64), each row
 // normalised to unit length, each eigenvector's sign fixed (largest-magnitude entry positive). Returns n x dims
 // row-major. Memory: one n x n float64 matrix and half of another (lib/src/segment/spectral.cpp, BLAS/LAPACK).
-// Throws Error unless bandwidth is finite and > 0.
+// Throws Error unless bandwidth is finite and > 0. `stats`, if given, tells whether the subspace iteration gave the
+// result (false: the dense path did, by choice or after the iteration gave up) and how many n x n x (dims + 10)
+// products the iteration spent.
+struct SpectralStats {
+    bool iterated = false;
+    int products = 0;
+};
 std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims,
                                       SpectralSolver solver = SpectralSolver::Auto,
-                                      double bandwidth = kDefaultSpectralBandwidth);
+                                      double bandwidth = kDefaultSpectralBandwidth, SpectralStats* stats = nullptr);
 
 // The record's codes as the points segment_codes clusters: positions x dim, row-major, one column per atom the
 // record uses anywhere (in order of first use; dim = max(1, atoms used)).

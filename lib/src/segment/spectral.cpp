@@ -97,13 +97,16 @@ std::vector<double> normalised_affinity(const float* x, size_t n, size_t dim, do
     }
     // W in the upper triangle (the diagonal stays 0; n == 1: W = 0) and the degrees, both by columns: the lower
     // triangle is never touched (dsymm and dsyevr read the upper one).
+    // A width so small that 2 s^2 underflows makes the scale -inf: W then takes its limit, 1 at distance 0 and 0
+    // elsewhere (0 x -inf would be NaN).
     const double scale = s > 0 ? -1.0 / (2.0 * s * s) : 0.0;
+    const bool limit = !std::isfinite(scale);
     std::vector<double> deg(n, 0.0);
     for (size_t j = 1; j < n; ++j) {
         double* col = &M[j * n];
         double sum = 0;
         for (size_t i = 0; i < j; ++i) {
-            const double wij = s > 0 ? std::exp(col[i] * scale) : 1.0;
+            const double wij = !(s > 0) ? 1.0 : limit ? (col[i] == 0.0 ? 1.0 : 0.0) : std::exp(col[i] * scale);
             col[i] = wij;
             deg[i] += wij;
             sum += wij;
@@ -144,9 +147,14 @@ std::vector<double> leading_dense(std::vector<double> M, size_t n, int dims) {
 // about 0.7, where that ratio is 0.8-0.95 (100-300 products), against 10-30 products with the filter. The
 // degree m (1-8) is what the weakest wanted Ritz value needs to reach the tolerance, at most what keeps the
 // filter's largest gain on [b, 1] below 1e8, so the orthonormalisation keeps its digits.
-// Stops when every wanted Ritz pair has residual ||M y - theta y|| <= 1e-10 (||M|| <= 1); returns false when 300
-// products did not get there (the caller then takes the dense path).
-bool leading_subspace(const std::vector<double>& M, size_t n, int dims, double lower, std::vector<double>& out) {
+// Stops when every wanted Ritz pair has residual ||M y - theta y|| <= 1e-10 (||M|| <= 1); returns false (the
+// caller then takes the dense path) when 300 products did not get there, when two filtered steps did not cut the
+// residual tenfold, when the wanted Ritz values are no larger than the rest (a filter cannot separate them), or
+// on a non-finite residual. `products` gets the n x n x p products spent.
+constexpr int kSettleProducts = 2 * 8 + 2;  // the first few steps, where a random start block may still stall
+
+bool leading_subspace(const std::vector<double>& M, size_t n, int dims, double lower, std::vector<double>& out,
+                      int* products_out) {
     const int N = static_cast<int>(n);
     const int P = std::min(N, dims + 10);
     const size_t p = static_cast<size_t>(P);
@@ -160,7 +168,14 @@ bool leading_subspace(const std::vector<double>& M, size_t n, int dims, double l
     double wanted_ritz = 0;  // the last step's dims-th largest Ritz value
     double residual = 1;     // and its largest residual among the wanted pairs
     const double one = 1.0, zero = 0.0;
-    for (int products = 0; products < 300;) {
+    int products = 0;
+    double residual_before = HUGE_VAL;  // the residual two steps back
+    struct ReportProducts {  // on every return
+        const int& n;
+        int* out;
+        ~ReportProducts() { *out = n; }
+    } report{products, products_out};
+    while (products < 300) {
         if (first) {
             Q = Y;  // the first step orthonormalises the random block itself
         } else {
@@ -172,11 +187,12 @@ bool leading_subspace(const std::vector<double>& M, size_t n, int dims, double l
             // Ritz value needs to bring the residual to the tolerance, at most what keeps the gain at 1 below 1e8.
             auto gain = [](double x) { return x + std::sqrt(std::max(x * x - 1.0, 0.0)); };
             const double top = gain((1.0 - c) / e), weakest = gain((wanted_ritz - c) / e);
-            const int cap = top > 1.0 ? std::clamp(static_cast<int>(8.0 / std::log10(top)), 1, 8) : 8;
-            const int need = weakest > 1.0 ? static_cast<int>(std::ceil(std::log(2.0 * residual / 1e-10) /
-                                                                         std::log(weakest)))
-                                           : cap;
-            const int m = std::clamp(need, 1, cap);
+            const double cap = std::clamp(std::floor(8.0 / std::log10(top)), 1.0, 8.0);
+            // Wanted Ritz values at or below b: early on (a block still near its random start), filter at the cap;
+            // later, nothing separates them from the rest.
+            if (!(weakest > 1.0) && products > kSettleProducts) return false;
+            const double need = weakest > 1.0 ? std::ceil(std::log(2.0 * residual / 1e-10) / std::log(weakest)) : cap;
+            const int m = static_cast<int>(std::clamp(need, 1.0, cap));
             for (size_t k = 0; k < n * p; ++k) Q[k] = (MY[k] - c * Y[k]) / e;
             Z0 = Y;
             for (int j = 1; j < m; ++j) {
@@ -232,9 +248,13 @@ bool leading_subspace(const std::vector<double>& M, size_t n, int dims, double l
                 const double e = MY[c * n + i] - theta * Y[c * n + i];
                 r += e * e;
             }
-            worst = std::max(worst, std::sqrt(r));
+            if (!(std::sqrt(r) <= worst)) worst = std::sqrt(r);  // NaN stays
         }
+        if (!std::isfinite(worst)) return false;
         wanted_ritz = w[p - static_cast<size_t>(dims)];
+        // Stalled: past the first few steps, two filtered steps did not cut the residual tenfold.
+        if (products > kSettleProducts && worst > 1e-10 && worst > 0.1 * residual_before) return false;
+        residual_before = residual;
         residual = worst;
         if (worst <= 1e-10) {
             out.assign(Y.begin(), Y.begin() + static_cast<std::ptrdiff_t>(n * static_cast<size_t>(dims)));
@@ -247,7 +267,8 @@ bool leading_subspace(const std::vector<double>& M, size_t n, int dims, double l
 }  // namespace
 
 std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int dims, SpectralSolver solver,
-                                      double bandwidth) {
+                                      double bandwidth, SpectralStats* stats) {
+    if (stats) *stats = {};
     if (!(bandwidth > 0) || !std::isfinite(bandwidth))
         throw Error("spectral embedding: the bandwidth must be a positive number, not " + std::to_string(bandwidth));
     if (n == 0) return {};
@@ -260,8 +281,10 @@ std::vector<float> spectral_embedding(const float* x, size_t n, size_t dim, int 
     std::vector<double> U;  // column-major n x dims
     const bool iterate = solver == SpectralSolver::Subspace ||
                          (solver == SpectralSolver::Auto && n >= kSpectralSubspaceMinCells);
-    if (!(iterate && n > static_cast<size_t>(dims) + 10 && leading_subspace(M, n, dims, lower, U)))
-        U = leading_dense(std::move(M), n, dims);
+    int products = 0;
+    const bool iterated = iterate && n > static_cast<size_t>(dims) + 10 && leading_subspace(M, n, dims, lower, U, &products);
+    if (!iterated) U = leading_dense(std::move(M), n, dims);
+    if (stats) *stats = {iterated, products};
     // Rows normalised to unit length; then each eigenvector's sign fixed (its largest-magnitude entry, the first
     // of equals, positive) so results do not depend on the solver's choice.
     const size_t d = static_cast<size_t>(dims);
