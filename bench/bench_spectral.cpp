@@ -127,18 +127,22 @@ int main(int argc, char** argv) {
     bool with_previous = false;
     double bandwidth = kDefaultSpectralBandwidth;
     std::vector<std::string> inputs;
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s == "--dims" && i + 1 < argc) dims = std::stoi(argv[++i]);
-        else if (s == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
-        else if (s == "--bandwidth" && i + 1 < argc) bandwidth = std::stod(argv[++i]);
-        else if (s == "--previous") with_previous = true;
-        else if (s == "-h" || s == "--help") {
-            std::printf("usage: bench_spectral [--dims D] [--threads T] [--bandwidth F] [--previous] CODES...\n");
-            return 0;
-        } else inputs.push_back(s);
+    try {
+        for (int i = 1; i < argc; ++i) {
+            std::string s = argv[i];
+            if (s == "--dims" && i + 1 < argc) dims = std::stoi(argv[++i]);
+            else if (s == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
+            else if (s == "--bandwidth" && i + 1 < argc) bandwidth = std::stod(argv[++i]);
+            else if (s == "--previous") with_previous = true;
+            else if (s == "-h" || s == "--help") {
+                std::printf("usage: bench_spectral [--dims D] [--threads T] [--bandwidth F] [--previous] CODES...\n");
+                return 0;
+            } else inputs.push_back(s);
+        }
+    } catch (const std::exception&) {  // std::stoi/stod on a non-number
+        inputs.clear();
     }
-    if (inputs.empty()) {
+    if (inputs.empty() || !(bandwidth > 0) || !std::isfinite(bandwidth)) {
         std::fprintf(stderr, "usage: bench_spectral [--dims D] [--threads T] [--bandwidth F] [--previous] CODES...\n");
         return 2;
     }
