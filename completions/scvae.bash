@@ -128,9 +128,9 @@ _scvae_model() {
         grow)
             case $prev in
                 -o|--output) _scvae_any_file; return ;;
-                -r|--res-blocks|-s|--seed) return ;;
+                -r|--res-blocks|-c|--channels|-s|--seed) return ;;
             esac
-            _scvae_options '-r --res-blocks -s --seed --half -o --output -h --help --version' || _scvae_files 'scvm'
+            _scvae_options '-r --res-blocks -c --channels -s --seed --half -o --output -h --help --version' || _scvae_files 'scvm'
             ;;
         export)
             case $prev in

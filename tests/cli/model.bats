@@ -109,6 +109,61 @@ setup() {
     assert_no_file x.scvm
 }
 
+@test "grow --channels doubles every hidden width and starts as the same function" {
+    run -0 --separate-stderr scvae-model grow --channels 16 "$TINY" -o wide.scvm
+    [[ -z $output && -z $stderr ]]
+    run -0 scvae-model info --json wide.scvm
+    tiny=$(scvae-model info --json "$TINY")
+    assert_equal "$(jq -c '[.config.channels, .config.preset, .meta.created_by, .meta.grown_from_channels, .meta.share_spread, .meta.grown_layers]' <<<"$output")" \
+        '[16,"","scvae-model grow",8,0.25,[]]'
+    assert_equal "$(jq -r .meta.grown_from <<<"$output")" "$(jq -r .fingerprint <<<"$tiny")"
+    # only the width changed; the tiny model (mid attention, 4 groups) has about four times the encoder/decoder weights
+    assert_equal "$(jq -c '.config | del(.channels, .preset)' <<<"$output")" "$(jq -c '.config | del(.channels, .preset)' <<<"$tiny")"
+    (( $(jq .parameters <<<"$output") > 3 * $(jq .parameters <<<"$tiny") ))
+    # the same codes and the same reconstruction (each weight's two shares sum to it; rounding aside)
+    scvae-encode -q -m "$TINY" -o a.scv "$IMAGES/photo1.jpg"
+    scvae-encode -q -m wide.scvm -o b.scv "$IMAGES/photo1.jpg"
+    scvae-decode -q -m "$TINY" -o a.png a.scv
+    scvae-decode -q -m wide.scvm -o b.png b.scv
+    run -0 scvae-metrics --check 'psnr>=60' a.png b.png
+    assert_equal "$(scvae-metrics --codes b.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')" \
+        "$(scvae-metrics --codes a.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')"
+    # the seed sets the shares: the same seed gives the same file, another seed another
+    scvae-model grow -c 16 "$TINY" -o again.scvm
+    cmp wide.scvm again.scvm
+    scvae-model grow -c 16 -s 2 "$TINY" -o other.scvm
+    ! cmp -s wide.scvm other.scvm
+    # deeper and wider at once: the added blocks keep their names for scvae-train --grown-lr, and it trains on
+    scvae-model grow -r 2 "$TINY" -o deep.scvm
+    scvae-model grow -r 2 -c 16 "$TINY" -o both.scvm
+    run -0 scvae-model info --json both.scvm
+    assert_equal "$(jq -c '[.config.channels, .config.num_res_blocks]' <<<"$output")" '[16,2]'
+    assert_equal "$(jq -c .meta.grown_layers <<<"$output")" "$(scvae-model info --json deep.scvm | jq -c .meta.grown_layers)"
+    scvae-encode -q -m both.scvm -o c.scv "$IMAGES/photo1.jpg"
+    scvae-decode -q -m both.scvm -o c.png c.scv
+    run -0 scvae-metrics --check 'psnr>=60' a.png c.png
+    run -0 --separate-stderr scvae-train -q -o run --init wide.scvm --size 16 -b 2 -t 1 --data-threads 1 --steps 2 \
+        "$IMAGES/photo1.jpg" "$IMAGES/photo2.png" "$IMAGES/photo3.jpg"
+    assert_equal "$(scvae-model info --json run/last.scvm | jq .config.channels)" 16
+}
+
+@test "grow --channels refuses anything but twice the width, and a model whose GroupNorm groups would change" {
+    run -1 --separate-stderr scvae-model grow --channels 12 "$TINY" -o x.scvm
+    assert_equal "$stderr" "scvae-model: $TINY: widening doubles the channels: --channels must be 16 (the model has 8)"
+    run -1 --separate-stderr scvae-model grow --channels 8 "$TINY" -o x.scvm
+    assert_equal "$stderr" "scvae-model: $TINY: widening doubles the channels: --channels must be 16 (the model has 8)"
+    # 8 channels in 16 wanted groups is 8 groups of one; at 16 channels it would be 16 groups, other statistics
+    scvae-model info --json "$TINY" | jq '.config | .groups = 16' > g16.json
+    scvae-model init --config g16.json -o g16.scvm
+    run -1 --separate-stderr scvae-model grow --channels 16 g16.scvm -o x.scvm
+    assert_equal "$stderr" "scvae-model: g16.scvm: cannot widen: the 8-channel layers have 8 GroupNorm groups but would have 16 at 16 channels (config groups 16)"
+    run -2 --separate-stderr scvae-model grow --channels 0 "$TINY" -o x.scvm
+    [[ $stderr == *"--channels"* ]]
+    run -2 --separate-stderr scvae-model grow --channels many "$TINY" -o x.scvm
+    [[ $stderr == *"--channels"* ]]
+    assert_no_file x.scvm
+}
+
 @test "--help shows each command's options and exits 0" {
     run -0 scvae-model --help
     assert_output --partial "scvae-model init"
@@ -119,6 +174,7 @@ setup() {
     assert_output --partial "--json"
     run -0 scvae-model grow --help
     assert_output --partial "--res-blocks"
+    assert_output --partial "--channels"
 }
 
 @test "a file that is not a model is refused" {
@@ -234,7 +290,7 @@ setup() {
     run -1 --separate-stderr scvae-model grow -r 2 two.scvm -o x.scvm
     assert_equal "$stderr" "scvae-model: two.scvm: the model has 2 residual blocks per level; growing needs more (got 2)"
     run -2 --separate-stderr scvae-model grow "$TINY" -o x.scvm
-    [[ $stderr == "scvae-model: grow: --res-blocks N is required"* ]]
+    [[ $stderr == "scvae-model: grow: --res-blocks N or --channels N is required"* ]]
     run -2 --separate-stderr scvae-model grow -r 2 "$TINY"
     [[ $stderr == "scvae-model: grow: -o FILE is required"* ]]
     run -2 --separate-stderr scvae-model grow -r 17 "$TINY" -o x.scvm

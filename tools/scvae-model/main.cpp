@@ -12,7 +12,7 @@
 static const char* kUsage =
     "Usage: scvae-model init (--preset NAME | --config FILE.json) [--latent sc|vq] [--vq-ema D] [--seed N] [--half] -o FILE\n"
     "       scvae-model info [--json] [FILE...]\n"
-    "       scvae-model grow --res-blocks N [--seed N] [--half] [MODEL] -o FILE\n"
+    "       scvae-model grow (--res-blocks N | --channels N) [--seed N] [--half] [MODEL] -o FILE\n"
     "       scvae-model export [MODEL] -o FILE.pt\n";
 
 static int init_cmd(int argc, char** argv) {
@@ -56,23 +56,27 @@ static int grow_cmd(int argc, char** argv) {
     scvae::ModelGrowOptions opt;
     std::vector<std::string> models;
     std::optional<std::string> output;
-    std::optional<int> res_blocks;
+    std::optional<int> res_blocks, channels;
     scvae::OptionTable t("scvae-model grow",
-                         "Write a deeper model that computes what MODEL computes (default: the bundled model): more\n"
-                         "residual blocks per level, each added one starting as the identity, all other weights copied.\n"
+                         "Write a deeper or wider model that computes what MODEL computes (default: the bundled model):\n"
+                         "more residual blocks per level, each added one starting as the identity, all other weights\n"
+                         "copied; or twice the channels, each channel copied and each weight split between the copies.\n"
                          "Train it on with scvae-train --init.\n");
     t.integer("r,res-blocks", "N", "residual blocks per encoder level (the decoder has one more); more than the model's",
               res_blocks, 1, 16);
-    t.integer("s,seed", "N", "random seed of the added blocks' initial weights", opt.seed, 0, 2147483647);
+    t.integer("c,channels", "N", "channels C' after the first convolution: twice the model's", channels, 1, 4096);
+    t.integer("s,seed", "N", "random seed of the added blocks' initial weights and of the weight shares", opt.seed, 0,
+              2147483647);
     t.flag("half", "store the weights as 16-bit floats", opt.half);
     t.text("o,output", "FILE", "model file to write ('-' = stdout)", output);
     t.positional("[MODEL]", models);
     t.parse(argc, argv);
     if (models.size() > 1) throw scvae::UsageError("grow: one model file at a time");
-    if (!res_blocks) throw scvae::UsageError("grow: --res-blocks N is required");
+    if (!res_blocks && !channels) throw scvae::UsageError("grow: --res-blocks N or --channels N is required");
     if (!output) throw scvae::UsageError("grow: -o FILE is required");
     if (!models.empty()) opt.model = models[0];
-    opt.res_blocks = *res_blocks;
+    opt.res_blocks = res_blocks.value_or(0);
+    opt.channels = channels.value_or(0);
     opt.output = *output;
     return scvae::model_grow_main(opt);
 }

@@ -27,12 +27,13 @@ int model_info_main(const ModelInfoOptions& opt);
 
 struct ModelGrowOptions {
     std::optional<std::string> model;  // none: default_model_path()
-    int res_blocks = 0;   // residual blocks per encoder level of the grown model (more than the model's)
+    int res_blocks = 0;   // residual blocks per encoder level of the grown model (more than the model's; 0: keep)
+    int channels = 0;     // C' of the grown model: twice the model's (0: keep)
     uint64_t seed = 1;    // initial weights of the added blocks
     std::string output;   // model file to write ("-" = stdout)
     bool half = false;    // store the weights as 16-bit floats
 };
-// Writes Codec::grow of the model: a deeper model that starts as the same function.
+// Writes Codec::grow and/or Codec::widen of the model (deeper first): a larger model that starts as the same function.
 int model_grow_main(const ModelGrowOptions& opt);
 
 struct ModelExportOptions {

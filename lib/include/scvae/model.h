@@ -88,6 +88,9 @@ ModelInfo read_model_info(const std::string& path);
 // Path of the bundled default model: $SCVAE_MODEL if set, else the installed/bundled models/default.scvm.
 std::string default_model_path();
 
+// Codec::widen: the largest share by which the two copies of a weight differ from an even split (1/2 +- d).
+inline constexpr double kWidenShareSpread = 0.25;
+
 class Codec {
 public:
     // Loads a model file; throws Error("<path>: <reason>") for a missing, truncated, corrupt or foreign file.
@@ -104,6 +107,18 @@ public:
     // Throws Error when res_blocks is not more than the model's or the deeper config is refused.
     // LibTorch builds only (scvae-model, scvae-train).
     Codec grow(int res_blocks, uint64_t seed) const;
+    // A wider model that computes what this one computes: twice the channels C' (every layer between the image and
+    // the latent; n, K and LISTA stay). Each hidden channel is copied twice (GroupNorm's groups keep their
+    // statistics: each group holds each of its channels twice); a layer reading a widened input gives the two
+    // copies of each weight w the shares (1/2 + d) w and (1/2 - d) w, d ~ U(-kWidenShareSpread, kWidenShareSpread)
+    // seeded, so the sum is w and the output unchanged while the copies differ and training can pull them apart
+    // (Net2WiderNet). Attention's q is scaled by 1/sqrt(2) (the scores are divided by sqrt(C)). Reconstructions
+    // agree up to rounding; the cost of a pass is about three times as much. Meta as grow's, with
+    // "grown_from_channels" and "share_spread" instead of "grown_from_res_blocks"; "grown_layers" is this model's
+    // (a deeper-then-wider model keeps its added blocks' names for --grown-lr). Throws Error when a layer's
+    // GroupNorm group count would change with its width (the config's groups must divide every doubled width as
+    // it divides the old one). LibTorch builds only.
+    Codec widen(uint64_t seed) const;
     Codec(Codec&&) noexcept;
     Codec& operator=(Codec&&) noexcept;
     ~Codec();

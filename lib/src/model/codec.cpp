@@ -32,6 +32,7 @@
 #include <numeric>
 #include <omp.h>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "scvae/error.h"
@@ -442,6 +443,113 @@ Codec Codec::grow(int res_blocks, uint64_t seed) const {
                             {"grown_layers", added},
                             {"grown_from_meta", impl_->meta}};
     return grown;
+}
+
+namespace {
+
+// Codec::widen's channel map of a hidden space of C channels: new channel c (of 2C) copies old channel index[c];
+// sign[c] is +1 for the first copy and -1 for the second. Group j of GroupNorm's p old channels per group becomes
+// group j of 2p new channels holding each of them twice, so its mean and variance stay the same.
+struct WidenMap {
+    torch::Tensor index;  // int64, 2C
+    torch::Tensor sign;   // float, 2C
+};
+
+WidenMap widen_map(int64_t C, int groups) {
+    const int64_t g = norm_groups(groups, static_cast<int>(C));
+    grow_check(norm_groups(groups, static_cast<int>(2 * C)) == g, "the group count of a widened layer changed");
+    const int64_t p = C / g;
+    std::vector<int64_t> index(2 * C);
+    std::vector<float> sign(2 * C);
+    for (int64_t c = 0; c < 2 * C; ++c) {
+        const int64_t j = c % (2 * p);
+        index[c] = c / (2 * p) * p + j % p;
+        sign[c] = j < p ? 1.0f : -1.0f;
+    }
+    return {torch::tensor(index, torch::kLong), torch::tensor(sign, torch::kFloat)};
+}
+
+// The parameter-name prefixes ("encoder.body.9.") of a body's attention blocks.
+void attention_prefixes(const std::vector<std::string>& layers, const std::string& prefix, std::set<std::string>& out) {
+    for (size_t j = 0; j < layers.size(); ++j)
+        if (layers[j] == "mid_attn" || layers[j].rfind("attn ", 0) == 0)
+            out.insert(prefix + "." + std::to_string(j) + ".");
+}
+
+}  // namespace
+
+Codec Codec::widen(uint64_t seed) const {
+    const ModelConfig& cfg = impl_->cfg;
+    // Each hidden space must keep its GroupNorm group count when it doubles (cpu-f8: 16 groups of 2 -> of 4).
+    std::vector<int> widths = {cfg.channels};
+    for (int m : cfg.ch_mult) widths.push_back(cfg.channels * m);
+    for (int c : widths)
+        if (norm_groups(cfg.groups, c) != norm_groups(cfg.groups, 2 * c))
+            throw Error("cannot widen: the " + std::to_string(c) + "-channel layers have " +
+                        std::to_string(norm_groups(cfg.groups, c)) + " GroupNorm groups but would have " +
+                        std::to_string(norm_groups(cfg.groups, 2 * c)) + " at " + std::to_string(2 * c) +
+                        " channels (config groups " + std::to_string(cfg.groups) + ")");
+    ModelConfig wider = cfg;
+    wider.channels = cfg.channels * 2;
+    wider.preset.clear();  // no longer the preset's architecture
+    try {
+        wider.validate();
+    } catch (const std::exception& e) {
+        throw Error(std::string("the wider model: ") + e.what());
+    }
+    Codec out = Codec::init(wider, seed);
+    Impl& g = *out.impl_;
+    auto gen = at::detail::createCPUGenerator(seed);
+    {
+        torch::NoGradGuard no_grad;
+        const SCVAE& src_net = impl_->net;
+        std::set<std::string> attention;
+        attention_prefixes(g.net->encoder->layers, "encoder.body", attention);
+        attention_prefixes(g.net->decoder->layers, "decoder.body", attention);
+        const auto src = src_net->named_parameters(true);
+        auto dst = g.net->named_parameters(true);
+        grow_check(src.size() == dst.size(), "parameter count");
+        for (auto& d : dst) {
+            const torch::Tensor* s = src.find(d.key());
+            grow_check(s != nullptr, "a parameter of the wider network has no counterpart");
+            torch::Tensor w = s->detach().to(torch::kCPU, torch::kFloat);
+            const torch::Tensor& to = d.value();
+            grow_check(to.dim() == w.dim(), "parameter rank");
+            if (w.dim() >= 1 && to.size(0) == 2 * w.size(0))  // a widened output: each channel twice
+                w = w.index_select(0, widen_map(w.size(0), cfg.groups).index);
+            if (w.dim() == 4 && to.size(1) == 2 * w.size(1)) {  // a widened input: split each weight in two shares
+                const WidenMap m = widen_map(w.size(1), cfg.groups);
+                torch::Tensor spread = (torch::rand(w.sizes(), gen) * 2 - 1) * kWidenShareSpread;  // one per old weight
+                w = w.index_select(1, m.index) * (spread.index_select(1, m.index) * m.sign.view({1, -1, 1, 1}) + 0.5);
+            }
+            const std::string& k = d.key();
+            const size_t dot = k.rfind('.');
+            const std::string layer = k.substr(0, k.rfind('.', dot - 1) + 1);  // "encoder.body.9."
+            const std::string name = k.substr(layer.size());
+            // attention scores are q.k / sqrt(C): with every channel twice q.k doubles while sqrt(C) grows by sqrt(2)
+            if (attention.count(layer) && (name == "q.weight" || name == "q.bias")) w = w / std::sqrt(2.0);
+            grow_check(w.sizes() == to.sizes(), "a parameter shape that is not the old one with doubled channels");
+            d.value().copy_(w);
+        }
+        auto dst_buffers = g.net->named_buffers(true);
+        for (const auto& b : src_net->named_buffers(true)) {
+            torch::Tensor* d = dst_buffers.find(b.key());
+            grow_check(d != nullptr && d->sizes() == b.value().sizes(), "buffer");
+            d->copy_(b.value());
+        }
+    }
+    g.fingerprint = compute_fingerprint(wider, g.net);
+    nlohmann::json grown_layers = nlohmann::json::array();
+    if (impl_->meta.is_object() && impl_->meta.contains("grown_layers") && impl_->meta["grown_layers"].is_array())
+        grown_layers = impl_->meta["grown_layers"];
+    g.meta = nlohmann::json{{"created_by", "scvae-model grow"},
+                            {"grown_from", impl_->fingerprint},
+                            {"grown_from_channels", cfg.channels},
+                            {"init_seed", seed},
+                            {"share_spread", kWidenShareSpread},
+                            {"grown_layers", grown_layers},
+                            {"grown_from_meta", impl_->meta}};
+    return out;
 }
 
 const ModelConfig& Codec::config() const { return impl_->cfg; }

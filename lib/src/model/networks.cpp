@@ -182,13 +182,13 @@ torch::Tensor LISTAImpl::forward(const torch::Tensor& x) {
 // ---------------------------------------------------------------------------------------------------------
 // Encoder / decoder building blocks (taming-transformers' VQGAN)
 
-namespace {
-
 int norm_groups(int wanted, int channels) {
     int g = std::max(1, std::min(wanted, channels));
     while (channels % g != 0) --g;
     return g;
 }
+
+namespace {
 
 torch::nn::GroupNorm make_norm(int groups, int ch) {
     return torch::nn::GroupNorm(torch::nn::GroupNormOptions(norm_groups(groups, ch), ch).eps(1e-6).affine(true));

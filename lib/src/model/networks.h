@@ -62,6 +62,10 @@ struct VQImpl : torch::nn::Module {
 };
 TORCH_MODULE(VQ);
 
+// The GroupNorm groups of a layer with `channels` channels when the config asks for `wanted`: the largest divisor
+// of `channels` not above `wanted` (at least 1).
+int norm_groups(int wanted, int channels);
+
 // VQGAN-style encoder/decoder of Table 4 (ResnetBlock with GroupNorm+Swish, Downsample = stride-2 conv with
 // asymmetric pad, Upsample = nearest x2 + conv, AttnBlock = single-head non-local block).
 struct EncoderImpl : torch::nn::Module {
