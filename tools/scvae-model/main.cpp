@@ -12,7 +12,7 @@
 static const char* kUsage =
     "Usage: scvae-model init (--preset NAME | --config FILE.json) [--latent sc|vq] [--vq-ema D] [--seed N] [--half] -o FILE\n"
     "       scvae-model info [--json] [FILE...]\n"
-    "       scvae-model grow (--res-blocks N | --channels N) [--seed N] [--half] [MODEL] -o FILE\n"
+    "       scvae-model grow [--res-blocks N] [--channels N] [--seed N] [--half] [MODEL] -o FILE\n"
     "       scvae-model export [MODEL] -o FILE.pt\n";
 
 static int init_cmd(int argc, char** argv) {
@@ -60,7 +60,8 @@ static int grow_cmd(int argc, char** argv) {
     scvae::OptionTable t("scvae-model grow",
                          "Write a deeper or wider model that computes what MODEL computes (default: the bundled model):\n"
                          "more residual blocks per level, each added one starting as the identity, all other weights\n"
-                         "copied; or twice the channels, each channel copied and each weight split between the copies.\n"
+                         "copied; and/or twice the channels, each channel copied and each weight split between the\n"
+                         "copies. At least one of --res-blocks and --channels.\n"
                          "Train it on with scvae-train --init.\n");
     t.integer("r,res-blocks", "N", "residual blocks per encoder level (the decoder has one more); more than the model's",
               res_blocks, 1, 16);

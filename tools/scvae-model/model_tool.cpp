@@ -52,13 +52,12 @@ int model_grow_main(const ModelGrowOptions& opt) {
     Codec model = Codec::load(path);
     Codec grown = [&] {
         try {
-            Codec deeper = opt.res_blocks ? model.grow(opt.res_blocks, opt.seed) : std::move(model);
-            if (!opt.channels) return deeper;
-            const int c = deeper.config().channels;
-            if (opt.channels != 2 * c)
+            const int c = model.config().channels;
+            if (opt.channels && opt.channels != 2 * c)
                 throw Error("widening doubles the channels: --channels must be " + std::to_string(2 * c) +
                             " (the model has " + std::to_string(c) + ")");
-            return deeper.widen(opt.seed);
+            Codec deeper = opt.res_blocks ? model.grow(opt.res_blocks, opt.seed) : std::move(model);
+            return opt.channels ? deeper.widen(opt.seed) : std::move(deeper);
         } catch (const Error& e) {
             throw error_at(display_name(path), e.what());
         }

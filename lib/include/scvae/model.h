@@ -113,11 +113,11 @@ public:
     // copies of each weight w the shares (1/2 + d) w and (1/2 - d) w, d ~ U(-kWidenShareSpread, kWidenShareSpread)
     // seeded, so the sum is w and the output unchanged while the copies differ and training can pull them apart
     // (Net2WiderNet). Attention's q is scaled by 1/sqrt(2) (the scores are divided by sqrt(C)). Reconstructions
-    // agree up to rounding; the cost of a pass is about three times as much. Meta as grow's, with
+    // agree up to rounding; a pass costs 2-2.5 times as much (cpu-f8 at 256x256). Meta as grow's, with
     // "grown_from_channels" and "share_spread" instead of "grown_from_res_blocks"; "grown_layers" is this model's
     // (a deeper-then-wider model keeps its added blocks' names for --grown-lr). Throws Error when a layer's
-    // GroupNorm group count would change with its width (the config's groups must divide every doubled width as
-    // it divides the old one). LibTorch builds only.
+    // GroupNorm group count would change with its width other than by staying or doubling. The shares are drawn
+    // with std::mt19937_64 in double arithmetic: a seed gives the same file on every CPU. LibTorch builds only.
     Codec widen(uint64_t seed) const;
     Codec(Codec&&) noexcept;
     Codec& operator=(Codec&&) noexcept;

@@ -447,9 +447,11 @@ Codec Codec::grow(int res_blocks, uint64_t seed) const {
 
 namespace {
 
-// Codec::widen's channel map of a hidden space of C channels: new channel c (of 2C) copies old channel index[c];
-// sign[c] is +1 for the first copy and -1 for the second. Group j of GroupNorm's p old channels per group becomes
-// group j of 2p new channels holding each of them twice, so its mean and variance stay the same.
+// Codec::widen's channel map of a hidden space of C channels in groups of p: new channel c (of 2C) copies old
+// channel index[c]; sign[c] is +1 for the first copy and -1 for the second. The new channels 2jp .. 2jp + 2p - 1
+// hold old group j's channels twice (first copies, then second ones), so GroupNorm keeps each group's mean and
+// variance whether the doubled width has the same number of groups (group j: 2p channels, each old one twice) or
+// twice as many (groups 2j and 2j + 1: p channels each, each old one once).
 struct WidenMap {
     torch::Tensor index;  // int64, 2C
     torch::Tensor sign;   // float, 2C
@@ -457,7 +459,8 @@ struct WidenMap {
 
 WidenMap widen_map(int64_t C, int groups) {
     const int64_t g = norm_groups(groups, static_cast<int>(C));
-    grow_check(norm_groups(groups, static_cast<int>(2 * C)) == g, "the group count of a widened layer changed");
+    const int64_t g2 = norm_groups(groups, static_cast<int>(2 * C));
+    grow_check(g2 == g || g2 == 2 * g, "the group count of a widened layer");
     const int64_t p = C / g;
     std::vector<int64_t> index(2 * C);
     std::vector<float> sign(2 * C);
@@ -480,15 +483,16 @@ void attention_prefixes(const std::vector<std::string>& layers, const std::strin
 
 Codec Codec::widen(uint64_t seed) const {
     const ModelConfig& cfg = impl_->cfg;
-    // Each hidden space must keep its GroupNorm group count when it doubles (cpu-f8: 16 groups of 2 -> of 4).
+    // Each hidden space's GroupNorm must keep its groups (cpu-f8: 16 groups of 2 -> 16 of 4) or split each in two.
     std::vector<int> widths = {cfg.channels};
     for (int m : cfg.ch_mult) widths.push_back(cfg.channels * m);
-    for (int c : widths)
-        if (norm_groups(cfg.groups, c) != norm_groups(cfg.groups, 2 * c))
-            throw Error("cannot widen: the " + std::to_string(c) + "-channel layers have " +
-                        std::to_string(norm_groups(cfg.groups, c)) + " GroupNorm groups but would have " +
-                        std::to_string(norm_groups(cfg.groups, 2 * c)) + " at " + std::to_string(2 * c) +
-                        " channels (config groups " + std::to_string(cfg.groups) + ")");
+    for (int c : widths) {
+        const int g = norm_groups(cfg.groups, c), g2 = norm_groups(cfg.groups, 2 * c);
+        if (g2 != g && g2 != 2 * g)
+            throw Error("cannot widen: the " + std::to_string(c) + "-channel layers have " + std::to_string(g) +
+                        " GroupNorm groups but would have " + std::to_string(g2) + " at " + std::to_string(2 * c) +
+                        " channels (config groups " + std::to_string(cfg.groups) + "; the count must stay or double)");
+    }
     ModelConfig wider = cfg;
     wider.channels = cfg.channels * 2;
     wider.preset.clear();  // no longer the preset's architecture
@@ -499,7 +503,18 @@ Codec Codec::widen(uint64_t seed) const {
     }
     Codec out = Codec::init(wider, seed);
     Impl& g = *out.impl_;
-    auto gen = at::detail::createCPUGenerator(seed);
+    // The shares' d, drawn with plain integer and double arithmetic as init_random_weights does, so that a seed gives
+    // the same file on every CPU.
+    std::mt19937_64 rng(seed);
+    auto spread_like = [&rng](at::IntArrayRef sizes) {  // U(-kWidenShareSpread, kWidenShareSpread), float32
+        auto t = torch::empty(sizes, torch::kFloat32);
+        float* v = t.data_ptr<float>();
+        for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+            const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
+            v[i] = static_cast<float>((2.0 * u - 1.0) * kWidenShareSpread);
+        }
+        return t;
+    };
     {
         torch::NoGradGuard no_grad;
         const SCVAE& src_net = impl_->net;
@@ -519,7 +534,7 @@ Codec Codec::widen(uint64_t seed) const {
                 w = w.index_select(0, widen_map(w.size(0), cfg.groups).index);
             if (w.dim() == 4 && to.size(1) == 2 * w.size(1)) {  // a widened input: split each weight in two shares
                 const WidenMap m = widen_map(w.size(1), cfg.groups);
-                torch::Tensor spread = (torch::rand(w.sizes(), gen) * 2 - 1) * kWidenShareSpread;  // one per old weight
+                torch::Tensor spread = spread_like(w.sizes());  // one per (new output, old input, tap)
                 w = w.index_select(1, m.index) * (spread.index_select(1, m.index) * m.sign.view({1, -1, 1, 1}) + 0.5);
             }
             const std::string& k = d.key();
