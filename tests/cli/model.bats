@@ -8,6 +8,19 @@ setup() {
     cd "$BATS_TEST_TMPDIR"
 }
 
+# same_function A B IMAGE: models A and B encode IMAGE to the same codes (as many non-zeros per vector, within 0.01)
+# and decode them to the same image (PSNR >= 60 dB); leaves A's codes and image in a.scv / a.png, B's in b.*
+same_function() {
+    scvae-encode -q -m "$1" -o a.scv "$3"
+    scvae-encode -q -m "$2" -o b.scv "$3"
+    scvae-decode -q -m "$1" -o a.png a.scv
+    scvae-decode -q -m "$2" -o b.png b.scv
+    run -0 scvae-metrics --check 'psnr>=60' a.png b.png
+    run -0 jq -n --argjson a "$(scvae-metrics --codes a.scv | jq .codes.nnz_per_vector)" \
+        --argjson b "$(scvae-metrics --codes b.scv | jq .codes.nnz_per_vector)" '($a - $b) | fabs < 0.01'
+    assert_output true
+}
+
 @test "init --preset tiny --seed 1 --half reproduces the checked-in test model byte for byte" {
     run -0 scvae-model init --preset tiny --seed 1 --half -o t.scvm
     [[ -z $output ]]
@@ -121,13 +134,7 @@ setup() {
     assert_equal "$(jq -c '.config | del(.channels, .preset)' <<<"$output")" "$(jq -c '.config | del(.channels, .preset)' <<<"$tiny")"
     (( $(jq .parameters <<<"$output") > 3 * $(jq .parameters <<<"$tiny") ))
     # the same codes and the same reconstruction (each weight's two shares sum to it; rounding aside)
-    scvae-encode -q -m "$TINY" -o a.scv "$IMAGES/photo1.jpg"
-    scvae-encode -q -m wide.scvm -o b.scv "$IMAGES/photo1.jpg"
-    scvae-decode -q -m "$TINY" -o a.png a.scv
-    scvae-decode -q -m wide.scvm -o b.png b.scv
-    run -0 scvae-metrics --check 'psnr>=60' a.png b.png
-    assert_equal "$(scvae-metrics --codes b.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')" \
-        "$(scvae-metrics --codes a.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')"
+    same_function "$TINY" wide.scvm "$IMAGES/photo1.jpg"
     # the seed sets the shares: the same seed gives the same file, another seed another
     scvae-model grow -c 16 "$TINY" -o again.scvm
     cmp wide.scvm again.scvm
@@ -139,9 +146,7 @@ setup() {
     run -0 scvae-model info --json both.scvm
     assert_equal "$(jq -c '[.config.channels, .config.num_res_blocks]' <<<"$output")" '[16,2]'
     assert_equal "$(jq -c .meta.grown_layers <<<"$output")" "$(scvae-model info --json deep.scvm | jq -c .meta.grown_layers)"
-    scvae-encode -q -m both.scvm -o c.scv "$IMAGES/photo1.jpg"
-    scvae-decode -q -m both.scvm -o c.png c.scv
-    run -0 scvae-metrics --check 'psnr>=60' a.png c.png
+    same_function "$TINY" both.scvm "$IMAGES/photo1.jpg"
     run -0 --separate-stderr scvae-train -q -o run --init wide.scvm --size 16 -b 2 -t 1 --data-threads 1 --steps 2 \
         "$IMAGES/photo1.jpg" "$IMAGES/photo2.png" "$IMAGES/photo3.jpg"
     assert_equal "$(scvae-model info --json run/last.scvm | jq .config.channels)" 16
@@ -152,24 +157,13 @@ setup() {
     scvae-model grow --channels 64 "$SCVAE_SOURCE_DIR/models/default.scvm" -o wide.scvm
     run -0 scvae-model info --json wide.scvm
     assert_equal "$(jq -c '[.config.channels, .config.groups, .parameters]' <<<"$output")" '[64,16,13485635]'
-    scvae-encode -q -m "$SCVAE_SOURCE_DIR/models/default.scvm" -o a.scv "$IMAGES/photo2.png"
-    scvae-encode -q -m wide.scvm -o b.scv "$IMAGES/photo2.png"
-    scvae-decode -q -m "$SCVAE_SOURCE_DIR/models/default.scvm" -o a.png a.scv
-    scvae-decode -q -m wide.scvm -o b.png b.scv
-    run -0 scvae-metrics --check 'psnr>=60' a.png b.png
-    run -0 jq -n --argjson a "$(scvae-metrics --codes a.scv | jq .codes.nnz_per_vector)" \
-        --argjson b "$(scvae-metrics --codes b.scv | jq .codes.nnz_per_vector)" '($a - $b) | fabs < 0.01'
-    assert_output true
+    same_function "$SCVAE_SOURCE_DIR/models/default.scvm" wide.scvm "$IMAGES/photo2.png"
     # 8 channels in 16 wanted groups is 8 groups of one; at 16 channels 16 groups of one: each old group's channel
     # is in two new groups, once each, and the statistics stay too
     scvae-model info --json "$TINY" | jq '.config | .groups = 16' > g16.json
     scvae-model init --config g16.json --seed 3 -o g16.scvm
     scvae-model grow --channels 16 g16.scvm -o g16w.scvm
-    scvae-encode -q -m g16.scvm -o c.scv "$IMAGES/photo1.jpg"
-    scvae-encode -q -m g16w.scvm -o d.scv "$IMAGES/photo1.jpg"
-    scvae-decode -q -m g16.scvm -o c.png c.scv
-    scvae-decode -q -m g16w.scvm -o d.png d.scv
-    run -0 scvae-metrics --check 'psnr>=60' c.png d.png
+    same_function g16.scvm g16w.scvm "$IMAGES/photo1.jpg"
 }
 
 @test "grow --channels refuses anything but twice the width, and a model whose GroupNorm groups would change" {
@@ -283,13 +277,8 @@ setup() {
     (( $(jq .parameters <<<"$output") > $(jq .parameters <<<"$tiny") ))
     [[ $(jq -r .fingerprint <<<"$output") != "$(jq -r .fingerprint <<<"$tiny")" ]]
     # both models encode a photo to the same codes and decode them to the same image
-    scvae-encode -q -m "$TINY" -o a.scv "$IMAGES/photo1.jpg"
-    scvae-encode -q -m deep.scvm -o b.scv "$IMAGES/photo1.jpg"
-    scvae-decode -q -m "$TINY" -o a.png a.scv
-    scvae-decode -q -m deep.scvm -o b.png b.scv
-    run -0 scvae-metrics --check 'psnr>=60' a.png b.png
-    assert_equal "$(scvae-metrics --codes b.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')" \
-        "$(scvae-metrics --codes a.scv | jq -c '.codes | [.nnz_per_vector, .atoms_used]')"
+    same_function "$TINY" deep.scvm "$IMAGES/photo1.jpg"
+    assert_equal "$(scvae-metrics --codes b.scv | jq -c '.codes.atoms_used')" "$(scvae-metrics --codes a.scv | jq -c '.codes.atoms_used')"
 }
 
 @test "grow is repeatable: the same seed gives the same file, another seed other added weights" {
